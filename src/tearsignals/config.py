@@ -33,7 +33,9 @@ class WindowConfig(_Frozen):
             if not lo < hi:
                 raise ValueError(f"window ({lo}, {hi}) must have start < end")
         if len(self.post_bins_min) != 3:
-            raise ValueError("post_bins_min needs exactly three bins (post_0_20, post_20_60, post_60_90)")
+            raise ValueError(
+                "post_bins_min needs exactly three bins (post_0_20, post_20_60, post_60_90)"
+            )
         return self
 
 
@@ -42,7 +44,10 @@ class CleaningConfig(_Frozen):
 
     rr_min_ms: float = Field(300.0, gt=0)
     rr_max_ms: float = Field(2000.0, gt=0)
-    max_successive_change: float = Field(0.2, gt=0, le=1.0)
+    max_successive_change: float = Field(
+        0.2, gt=0, le=1.0, description="largest relative deviation from the local median RR"
+    )
+    median_window: int = Field(11, ge=3, description="beats in the local median (odd)")
     gap_tolerance_ms: float = Field(
         250.0, ge=0, description="beat time gap beyond rr_ms by more than this breaks succession"
     )
