@@ -1,0 +1,32 @@
+"""Deployments: nightly ingest on a cron schedule, analysis triggered by hand."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import serve
+from prefect.deployments.runner import RunnerDeployment
+from prefect.schedules import Cron
+
+from flows.analyze_episodes import analyze_episodes
+from flows.nightly_ingest import nightly_ingest
+
+
+def build_deployments(inbox: Path, lake: Path, cron: str, timezone: str) -> list[RunnerDeployment]:
+    """The two deployments, ready for ``prefect.serve``."""
+    nightly = nightly_ingest.to_deployment(
+        name="nightly",
+        schedule=Cron(cron, timezone=timezone),
+        parameters={"inbox": str(inbox), "lake": str(lake)},
+        description="Ingest new exports from the inbox; re-analyse subjects that gained data.",
+    )
+    manual = analyze_episodes.to_deployment(
+        name="manual",
+        parameters={"lake": str(lake)},
+        description="Recompute windows, HRV, shifts and summaries; parameters validated by pydantic.",
+    )
+    return [nightly, manual]
+
+
+def serve_deployments(inbox: Path, lake: Path, cron: str, timezone: str) -> None:
+    serve(*build_deployments(inbox, lake, cron, timezone))

@@ -1,0 +1,90 @@
+"""Human-readable views of the gold tables (aggregates only, never raw samples)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import polars as pl
+
+from tearsignals.config import WINDOW_NAMES
+
+KEY_METRICS = ("mean_hr_bpm", "rmssd_ms", "ln_rmssd", "sdnn_ms")
+
+
+def _fmt(x: float | None, digits: int = 3) -> str:
+    return "—" if x is None else f"{x:+.{digits}f}"
+
+
+def cohort_rows(
+    cohort: pl.DataFrame,
+    planted: Mapping[tuple[str, str], float] | None = None,
+    metrics: tuple[str, ...] = KEY_METRICS,
+    shift_kind: str = "adjusted",
+) -> pl.DataFrame:
+    """The cohort summary for ``metrics`` in window order, with the planted effect beside it.
+
+    ``planted`` maps (metric, window) to the effect put into synthetic data; a
+    pair not in it is taken as 0 (no effect planted there).
+    """
+    order = {w: i for i, w in enumerate(WINDOW_NAMES)}
+    rows = cohort.filter(pl.col("metric").is_in(metrics) & (pl.col("shift_kind") == shift_kind))
+    rows = rows.with_columns(
+        pl.col("window").replace_strict(order, default=len(order)).alias("_w"),
+        pl.col("metric").replace_strict({m: i for i, m in enumerate(metrics)}).alias("_m"),
+    ).sort("_m", "_w")
+    if planted is None:
+        return rows.drop("_w", "_m")
+    truth = [planted.get((m, w), 0.0) for m, w in zip(rows["metric"], rows["window"], strict=True)]
+    return (
+        rows.drop("_w", "_m")
+        .with_columns(
+            planted=pl.Series(truth, dtype=pl.Float64),
+        )
+        .with_columns(
+            inside_ci=(pl.col("ci_low") <= pl.col("planted"))
+            & (pl.col("planted") <= pl.col("ci_high"))
+        )
+    )
+
+
+def cohort_text(
+    cohort: pl.DataFrame, planted: Mapping[tuple[str, str], float] | None = None
+) -> str:
+    """Fixed-width table: metric, window, n, mean shift, 95% CI, p, planted effect."""
+    rows = cohort_rows(cohort, planted)
+    header = (
+        f"{'metric':<12} {'window':<11} {'subj':>4} {'ep':>4} {'shift':>9} {'95% CI':>21} {'p':>7}"
+    )
+    if planted is not None:
+        header += f" {'planted':>8} {'in CI':>5}"
+    lines = [header, "-" * len(header)]
+    for r in rows.iter_rows(named=True):
+        ci = f"[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]"
+        p = "—" if r["p_value"] is None else f"{r['p_value']:.3f}"
+        line = (
+            f"{r['metric']:<12} {r['window']:<11} {r['n_subjects']:>4} {r['n_episodes']:>4} "
+            f"{_fmt(r['mean_shift']):>9} {ci:>21} {p:>7}"
+        )
+        if planted is not None:
+            inside = "—" if r["inside_ci"] is None else ("yes" if r["inside_ci"] else "NO")
+            line += f" {r['planted']:>+8.3f} {inside:>5}"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def cohort_markdown(cohort: pl.DataFrame) -> str:
+    """Markdown version for the Prefect artifact."""
+    rows = cohort_rows(cohort)
+    out = [
+        "# Cohort shifts (control-adjusted)",
+        "",
+        "| metric | window | subjects | episodes | mean shift | 95% CI | p |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows.iter_rows(named=True):
+        p = "—" if r["p_value"] is None else f"{r['p_value']:.3g}"
+        out.append(
+            f"| {r['metric']} | {r['window']} | {r['n_subjects']} | {r['n_episodes']} | "
+            f"{_fmt(r['mean_shift'])} | [{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}] | {p} |"
+        )
+    return "\n".join(out) + "\n"
