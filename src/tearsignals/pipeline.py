@@ -47,8 +47,11 @@ def analyze_subject(lake: Path, subject_id: str, cfg: AnalysisConfig) -> dict[st
     all_episodes = store.read_table(lake, "episodes", [subject_id])
     beats = store.read_table(lake, "beats", [subject_id])
     heart_rate = store.read_table(lake, "heart_rate", [subject_id])
-    chosen = _selected_episodes(all_episodes, cfg)
-    spec = windows.analysis_windows(chosen, all_episodes, beats, heart_rate, cfg.windows)
+    chosen = _selected_episodes(all_episodes, cfg).get_column("episode_id")
+    # Controls must avoid every logged episode, so the spec sees all of them.
+    hours = windows.data_hours(beats, heart_rate)
+    spec = windows.episode_windows_spec(all_episodes, cfg.windows, hours)
+    spec = spec.filter(pl.col("episode_id").is_in(chosen.implode()))
     window_rows = analysis.episode_window_metrics(beats, heart_rate, spec, cfg, params)
     shifts = analysis.episode_shifts(window_rows, params)
     summary = stats.subject_summary(shifts, cfg.stats, params)

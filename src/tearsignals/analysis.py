@@ -1,0 +1,430 @@
+"""HR/HRV per analysis window and shifts from baseline: the gold tables' numbers.
+
+:func:`episode_window_metrics` turns beats, heart-rate samples and a window
+spec (``tearsignals.windows.episode_windows_spec``) into the
+``episode_windows`` table; :func:`episode_shifts` turns that into the
+``episode_shifts`` table. Both are pure and vectorised: all subjects' beats
+form one array set and ``hrv.time_domain`` runs once for all windows.
+
+Decisions:
+
+- **Basis** per window: ``rr`` when the window holds beats (HRV from cleaned
+  RR), else ``minute_hr`` when it holds heart-rate samples (mean HR only, HRV
+  null), else ``none``.
+- **Coverage**: ``rr`` - summed RR of the window's beats / window span;
+  ``minute_hr`` - distinct clock minutes with a sample x 60 s / span (so
+  second-resolution or duplicate-source HR is not over-counted); capped at 1.
+- **Quality** (``QualityConfig``): ``good`` needs coverage >= good_coverage,
+  artifact rate <= good_max_artifact and >= min_beats NN intervals; ``fair``
+  the same with the fair thresholds; anything else with data is ``poor``; no
+  data is ``none``. ``minute_hr`` windows are graded on coverage alone. A
+  window flagged by the spec (another episode in it) is at most ``poor``.
+- **Nulls, not NaN**: undefined metrics are null; ``poor`` windows keep the
+  values that are defined and ``reason`` says why they are poor.
+- **LF/HF**: ``lf_ms2``, ``hf_ms2``, ``lf_hf`` are always null (frequency
+  domain not implemented yet; the schema says so). This is not repeated in
+  ``reason``, which stays null for a good window.
+- **Shift exclusions** use fixed categories (see :data:`SHIFT_EXCLUSIONS`) so
+  summaries can count them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import polars as pl
+
+from tearsignals import hrv, schema
+from tearsignals.config import WINDOW_NAMES, AnalysisConfig, CleaningConfig, QualityConfig
+from tearsignals.windows import OVERLAP_REASON
+
+_FREQ_METRICS = ("lf_ms2", "hf_ms2", "lf_hf")
+_SPEC_KEY = ["subject_id", "episode_id", "role", "control_day_offset"]
+SHIFT_EXCLUSIONS = (
+    "another episode within window",
+    "no baseline window",
+    "another episode within baseline",
+    "no data in window",
+    "no data in baseline",
+    "poor quality window",
+    "poor quality baseline",
+    "minute HR only in window",
+    "metric undefined in window",
+    "minute HR only in baseline",
+    "metric undefined in baseline",
+)
+
+
+def _epoch_us(col: str) -> pl.Expr:
+    return pl.col(col).dt.convert_time_zone("UTC").dt.epoch("us")
+
+
+def _in_order() -> pl.Expr:
+    """True where a row sorts at or after the previous one by (subject_id, t_us)."""
+    prev_subject = pl.col("subject_id").shift(1)
+    later = (pl.col("subject_id") > prev_subject) | (
+        (pl.col("subject_id") == prev_subject) & (pl.col("t_us") >= pl.col("t_us").shift(1))
+    )
+    return later.fill_null(True)
+
+
+def sorted_unique_beats(beats: pl.DataFrame, subjects: pl.Series) -> pl.DataFrame:
+    """``subject_id, t_us, rr_ms`` of ``subjects``, sorted, exact duplicate times dropped.
+
+    Lake partitions are already sorted by time, so the sort is skipped when the
+    rows are in order (a single pass instead of a multi-key sort).
+    """
+    selected = beats.filter(pl.col("subject_id").is_in(subjects.implode())).select(
+        "subject_id", _epoch_us("t_utc").alias("t_us"), pl.col("rr_ms").cast(pl.Float64)
+    )
+    if not selected.select(_in_order().all()).item():
+        selected = selected.sort("t_us").sort("subject_id", maintain_order=True)
+    repeat = (pl.col("subject_id") == pl.col("subject_id").shift(1)) & (
+        pl.col("t_us") == pl.col("t_us").shift(1)
+    )
+    return selected.filter(~repeat.fill_null(False))
+
+
+def subject_slices(subject_ids: pl.Series) -> dict[str, slice]:
+    """Row range of each subject in a frame sorted by subject."""
+    runs = subject_ids.to_frame("s").with_row_index("i").group_by("s", maintain_order=True)
+    bounds = runs.agg(lo=pl.col("i").min(), hi=pl.col("i").max() + 1)
+    return {s: slice(int(lo), int(hi)) for s, lo, hi in bounds.iter_rows()}
+
+
+def cleaned_beats(
+    t_us: hrv.IntArray, rr_ms: hrv.FloatArray, slices: dict[str, slice], cfg: CleaningConfig
+) -> hrv.CleanBeats:
+    """RR cleaning per subject, concatenated; a subject's first beat never pairs."""
+    nn_ok = np.zeros(rr_ms.size, dtype=bool)
+    pair_ok = np.zeros(rr_ms.size, dtype=bool)
+    for part in slices.values():
+        clean = hrv.clean_rr(t_us[part] / 1000.0, rr_ms[part], cfg)
+        nn_ok[part] = clean.nn_ok
+        pair_ok[part] = clean.pair_ok
+        pair_ok[part.start] = False
+    return hrv.CleanBeats(nn_ok=nn_ok, pair_ok=pair_ok)
+
+
+def _spec_groups(
+    spec: pl.DataFrame,
+) -> Iterator[tuple[str, hrv.IntArray, hrv.IntArray, hrv.IntArray]]:
+    """Per subject: spec row positions and window start/end in epoch microseconds."""
+    rows = spec.select(
+        "subject_id",
+        _epoch_us("window_start_utc").alias("start_us"),
+        _epoch_us("window_end_utc").alias("end_us"),
+    ).with_row_index("row")
+    for (subject,), part in rows.partition_by("subject_id", as_dict=True).items():
+        yield (
+            str(subject),
+            part["row"].to_numpy().astype(np.int64),
+            part["start_us"].to_numpy(),
+            part["end_us"].to_numpy(),
+        )
+
+
+def window_index(
+    spec: pl.DataFrame, t_us: hrv.IntArray, slices: dict[str, slice]
+) -> tuple[hrv.IntArray, hrv.IntArray]:
+    """Global ``[lo, hi)`` beat index ranges of every spec row (empty without data)."""
+    lo = np.zeros(spec.height, dtype=np.int64)
+    hi = np.zeros(spec.height, dtype=np.int64)
+    for subject, rows, start, end in _spec_groups(spec):
+        part = slices.get(subject)
+        if part is None:
+            continue
+        sub_lo, sub_hi = hrv.window_bounds(t_us[part], start, end)
+        lo[rows] = sub_lo + part.start
+        hi[rows] = sub_hi + part.start
+    return lo, hi
+
+
+def _windowed_subset(
+    lo: hrv.IntArray, hi: hrv.IntArray, n: int
+) -> tuple[hrv.IntArray, hrv.IntArray, hrv.IntArray]:
+    """Positions of the beats inside any window, and ``lo``/``hi`` re-indexed to them.
+
+    Each window stays one contiguous run of originally adjacent beats, so
+    ``time_domain`` on the subset gives the same per-window numbers while its
+    prefix sums skip the (often much larger) stretches between windows.
+    """
+    delta = np.zeros(n + 1, dtype=np.int64)
+    np.add.at(delta, lo, 1)
+    np.add.at(delta, hi, -1)
+    keep = np.flatnonzero(np.cumsum(delta[:-1]) > 0)
+    new_lo = np.searchsorted(keep, lo).astype(np.int64)
+    new_hi = np.searchsorted(keep, hi).astype(np.int64)
+    return keep, new_lo, new_hi
+
+
+def rr_window_stats(beats: pl.DataFrame, spec: pl.DataFrame, cfg: CleaningConfig) -> pl.DataFrame:
+    """Time-domain metrics and counts for every spec row, one ``time_domain`` call."""
+    ordered = sorted_unique_beats(beats, spec["subject_id"].unique())
+    t_us = ordered["t_us"].to_numpy()
+    rr = ordered["rr_ms"].to_numpy()
+    slices = subject_slices(ordered["subject_id"])
+    clean = cleaned_beats(t_us, rr, slices, cfg)
+    keep, lo, hi = _windowed_subset(*window_index(spec, t_us, slices), rr.size)
+    metrics = hrv.time_domain(rr[keep], clean.nn_ok[keep], clean.pair_ok[keep], lo, hi)
+    names = ("n_beats", "n_nn", "n_pairs", "sum_rr_ms", *hrv.METRICS)
+    return pl.DataFrame({name: metrics[name] for name in names}).with_columns(
+        pl.col("n_beats", "n_nn", "n_pairs").cast(pl.Int64)
+    )
+
+
+def hr_window_stats(heart_rate: pl.DataFrame, spec: pl.DataFrame) -> pl.DataFrame:
+    """Per spec row: HR sample count ``n_hr``, ``hr_minutes`` with a sample, ``mean_hr``."""
+    ordered = (
+        heart_rate.filter(pl.col("subject_id").is_in(spec["subject_id"].unique().implode()))
+        .select("subject_id", _epoch_us("t_utc").alias("t_us"), pl.col("hr_bpm").cast(pl.Float64))
+        .sort("subject_id", "t_us")
+    )
+    minute = pl.col("t_us") // 60_000_000
+    new_minute = ~(
+        (minute == minute.shift(1)) & (pl.col("subject_id") == pl.col("subject_id").shift(1))
+    )
+    first = ordered.select(new_minute.fill_null(True).alias("first"))["first"].to_numpy()
+    first = first.astype(np.float64)
+    t_us = ordered["t_us"].to_numpy()
+    lo, hi = window_index(spec, t_us, subject_slices(ordered["subject_id"]))
+    prefix_hr = np.concatenate(([0.0], np.cumsum(ordered["hr_bpm"].to_numpy())))
+    prefix_min = np.concatenate(([0.0], np.cumsum(first)))
+    n_hr = hi - lo
+    sum_hr = prefix_hr[hi] - prefix_hr[lo]
+    mean_hr = np.divide(sum_hr, n_hr, out=np.full(n_hr.shape, np.nan), where=n_hr > 0)
+    return pl.DataFrame(
+        {"n_hr": n_hr, "hr_minutes": prefix_min[hi] - prefix_min[lo], "mean_hr": mean_hr}
+    )
+
+
+def _basis_and_coverage() -> list[pl.Expr]:
+    span_ms = (pl.col("window_end_utc") - pl.col("window_start_utc")).dt.total_microseconds() / 1000
+    rr_cov = pl.col("sum_rr_ms") / span_ms
+    hr_cov = pl.col("hr_minutes") * 60_000 / span_ms
+    basis = (
+        pl.when(pl.col("n_beats") > 0)
+        .then(pl.lit("rr"))
+        .when(pl.col("n_hr") > 0)
+        .then(pl.lit("minute_hr"))
+        .otherwise(pl.lit("none"))
+    )
+    coverage = (
+        pl.when(span_ms <= 0)
+        .then(0.0)
+        .when(pl.col("n_beats") > 0)
+        .then(rr_cov)
+        .when(pl.col("n_hr") > 0)
+        .then(hr_cov)
+        .otherwise(0.0)
+    )
+    return [basis.alias("basis"), coverage.clip(0.0, 1.0).alias("coverage")]
+
+
+def _grade(q: QualityConfig) -> pl.Expr:
+    """Quality from basis, coverage, artifact rate and NN count (before overlap flags)."""
+    enough = (pl.col("n_nn") >= q.min_beats) | (pl.col("basis") == "minute_hr")
+    art = pl.col("artifact_rate").fill_null(0.0)
+    good = (pl.col("coverage") >= q.good_coverage) & (art <= q.good_max_artifact) & enough
+    fair = (pl.col("coverage") >= q.fair_coverage) & (art <= q.fair_max_artifact) & enough
+    graded = (
+        pl.when(good).then(pl.lit("good")).when(fair).then(pl.lit("fair")).otherwise(pl.lit("poor"))
+    )
+    quality = pl.when(pl.col("basis") == "none").then(pl.lit("none")).otherwise(graded)
+    flagged = pl.col("flag_reason").is_not_null() & quality.is_in(["good", "fair"])
+    return pl.when(flagged).then(pl.lit("poor")).otherwise(quality).alias("quality")
+
+
+def _reason(q: QualityConfig) -> pl.Expr:
+    """Why a window is below good or has null metrics; null when nothing to say."""
+    rr = pl.col("basis") == "rr"
+    parts = [
+        pl.col("flag_reason"),
+        pl.when(pl.col("basis") == "none").then(pl.lit("no data in window")),
+        pl.when(pl.col("basis") == "minute_hr").then(pl.lit("no beat intervals: HRV needs RR")),
+        pl.when((pl.col("basis") != "none") & (pl.col("coverage") < q.good_coverage)).then(
+            pl.format("coverage {} < {}", pl.col("coverage").round(2), pl.lit(q.good_coverage))
+        ),
+        pl.when(rr & (pl.col("artifact_rate") > q.good_max_artifact)).then(
+            pl.format(
+                "artifact rate {} > {}",
+                pl.col("artifact_rate").round(2),
+                pl.lit(q.good_max_artifact),
+            )
+        ),
+        pl.when(rr & (pl.col("n_nn") < q.min_beats)).then(
+            pl.format("{} clean beats < {}", pl.col("n_nn"), pl.lit(q.min_beats))
+        ),
+        pl.when(rr & (pl.col("n_nn") > 0) & (pl.col("n_pairs") == 0)).then(
+            pl.lit("no successive clean pairs")
+        ),
+    ]
+    joined = pl.concat_str(parts, separator="; ", ignore_nulls=True)
+    return pl.when(joined == "").then(pl.lit(None, pl.String)).otherwise(joined).alias("reason")
+
+
+def _metric_columns() -> list[pl.Expr]:
+    """HRV metrics null unless rr basis; mean HR from samples on the minute_hr basis."""
+    rr = pl.col("basis") == "rr"
+    hrv_only = [
+        pl.when(rr).then(pl.col(m).fill_nan(None)).alias(m)
+        for m in hrv.METRICS
+        if m != "mean_hr_bpm"
+    ]
+    mean_hr = (
+        pl.when(rr)
+        .then(pl.col("mean_hr_bpm").fill_nan(None))
+        .when(pl.col("basis") == "minute_hr")
+        .then(pl.col("mean_hr").fill_nan(None))
+        .alias("mean_hr_bpm")
+    )
+    freq = [pl.lit(None, pl.Float64).alias(m) for m in _FREQ_METRICS]
+    return [mean_hr, *hrv_only, *freq]
+
+
+def episode_window_metrics(
+    beats: pl.DataFrame,
+    heart_rate: pl.DataFrame,
+    spec: pl.DataFrame,
+    cfg: AnalysisConfig,
+    params_hash: str,
+) -> pl.DataFrame:
+    """The ``episode_windows`` table: HR/HRV, coverage and quality for every spec row.
+
+    Parameters
+    ----------
+    beats, heart_rate
+        Canonical ``beats`` (``subject_id, t_utc, rr_ms``) and ``heart_rate``
+        (``subject_id, t_utc, hr_bpm``) rows of the spec's subjects, any order.
+        Pass all of a subject's beats, not only those in windows: cleaning
+        looks at each beat's neighbours.
+    spec
+        Output of ``windows.episode_windows_spec`` (``flag_reason`` optional).
+    cfg
+        Cleaning and quality settings are used.
+    params_hash
+        Stored on every row.
+
+    Returns
+    -------
+    pl.DataFrame
+        One row per spec row, conformed to the ``episode_windows`` schema.
+    """
+    if "flag_reason" not in spec.columns:
+        spec = spec.with_columns(flag_reason=pl.lit(None, pl.String))
+    stats = pl.concat(
+        [spec, rr_window_stats(beats, spec, cfg.cleaning), hr_window_stats(heart_rate, spec)],
+        how="horizontal",
+    )
+    with_basis = stats.with_columns(_basis_and_coverage()).with_columns(
+        artifact_rate=pl.when(pl.col("basis") == "rr").then(
+            1.0 - pl.col("n_nn") / pl.col("n_beats")
+        )
+    )
+    rows = with_basis.with_columns(
+        _grade(cfg.quality),
+        _reason(cfg.quality),
+        *_metric_columns(),
+        n_beats=pl.when(pl.col("basis") == "minute_hr").then("n_hr").otherwise("n_beats"),
+        params_hash=pl.lit(params_hash),
+    )
+    return schema.conform(rows, "episode_windows")
+
+
+def _long_metrics(windows: pl.DataFrame) -> pl.DataFrame:
+    """One row per window row and metric in ``hrv.METRICS``."""
+    return windows.unpivot(
+        on=list(hrv.METRICS),
+        index=[*_SPEC_KEY, "window", "basis", "quality", "reason"],
+        variable_name="metric",
+        value_name="value",
+    )
+
+
+def _exclusion(
+    side: str, quality: str, reason: str, basis: str, value: str
+) -> list[tuple[pl.Expr, str]]:
+    """Exclusion tests for one side (window or baseline), in priority order."""
+    return [
+        (pl.col(quality) == "none", f"no data in {side}"),
+        (pl.col(quality) == "poor", f"poor quality {side}"),
+        (pl.col(value).is_null() & (pl.col(basis) == "minute_hr"), f"minute HR only in {side}"),
+        (pl.col(value).is_null(), f"metric undefined in {side}"),
+    ]
+
+
+def _excluded_reason() -> pl.Expr:
+    """First matching category of ``SHIFT_EXCLUSIONS`` for a window-vs-baseline pair."""
+    flagged = pl.col("reason").fill_null("").str.contains(OVERLAP_REASON, literal=True)
+    b_flagged = pl.col("b_reason").fill_null("").str.contains(OVERLAP_REASON, literal=True)
+    tests = [
+        (flagged, "another episode within window"),
+        (pl.col("b_quality").is_null(), "no baseline window"),
+        (b_flagged, "another episode within baseline"),
+        *_exclusion("window", "quality", "reason", "basis", "value")[:2],
+        *_exclusion("baseline", "b_quality", "b_reason", "b_basis", "baseline_value")[:2],
+        *_exclusion("window", "quality", "reason", "basis", "value")[2:],
+        *_exclusion("baseline", "b_quality", "b_reason", "b_basis", "baseline_value")[2:],
+    ]
+    expr: pl.Expr = pl.lit(None, pl.String)
+    for cond, label in reversed(tests):
+        expr = pl.when(cond).then(pl.lit(label)).otherwise(expr)
+    return expr.alias("excluded_reason")
+
+
+def shifts_vs_baseline(windows: pl.DataFrame) -> pl.DataFrame:
+    """Every non-baseline window x metric with its baseline value, shift and exclusion."""
+    long = _long_metrics(windows)
+    on = [*_SPEC_KEY, "metric"]
+    base = long.filter(pl.col("window") == "baseline").select(
+        *on,
+        pl.col("value").alias("baseline_value"),
+        pl.col("quality").alias("b_quality"),
+        pl.col("reason").alias("b_reason"),
+        pl.col("basis").alias("b_basis"),
+    )
+    paired = long.filter(pl.col("window") != "baseline").join(base, on=on, how="left")
+    return paired.with_columns(_excluded_reason()).with_columns(
+        shift=pl.when(pl.col("excluded_reason").is_null()).then(
+            pl.col("value") - pl.col("baseline_value")
+        )
+    )
+
+
+def episode_shifts(windows: pl.DataFrame, params_hash: str) -> pl.DataFrame:
+    """The ``episode_shifts`` table from an ``episode_windows`` frame.
+
+    For every episode, non-baseline window and metric in ``hrv.METRICS``: the
+    shift from the episode's own baseline, the mean of the same shift over the
+    usable control days (each against that day's baseline), and
+    ``adjusted_shift = shift - control_shift_mean`` (null without a control).
+    A shift is null when either window is ``none``/``poor`` or a value is
+    null; ``excluded_reason`` names the first cause (``SHIFT_EXCLUSIONS``).
+    """
+    pairs = shifts_vs_baseline(windows)
+    key = ["subject_id", "episode_id", "window", "metric"]
+    controls = (
+        pairs.filter(pl.col("role") == "control")
+        .group_by(key)
+        .agg(
+            n_controls=pl.col("shift").count().cast(pl.Int64),
+            control_shift_mean=pl.col("shift").mean(),
+        )
+    )
+    out = (
+        pairs.filter(pl.col("role") == "episode")
+        .join(controls, on=key, how="left")
+        .with_columns(
+            n_controls=pl.col("n_controls").fill_null(0),
+            adjusted_shift=pl.col("shift") - pl.col("control_shift_mean"),
+            params_hash=pl.lit(params_hash),
+        )
+        .sort(
+            "subject_id",
+            "episode_id",
+            pl.col("window").cast(pl.Enum(WINDOW_NAMES)),
+            pl.col("metric").cast(pl.Enum(hrv.METRICS)),
+        )
+    )
+    return schema.conform(out, "episode_shifts")

@@ -1,0 +1,141 @@
+"""Properties of the shift summaries against brute-force oracles (Hypothesis)."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+from scipy import stats as sps
+
+from tearsignals import schema
+from tearsignals.config import StatsConfig
+from tearsignals.stats import (
+    bootstrap_mean_ci,
+    cohort_summary,
+    hierarchical_bootstrap_means,
+    subject_summary,
+)
+
+CFG = StatsConfig(n_boot=200, seed=3)
+REASONS = ("no data in window", "poor quality window", "poor quality baseline")
+shift_values = st.floats(-500.0, 500.0, allow_nan=False, allow_infinity=False)
+
+
+def shifts_frame(subjects: list[list[float | str]]) -> pl.DataFrame:
+    """One row per entry: a float is a usable shift, a string an exclusion reason."""
+    rows = []
+    for s, entries in enumerate(subjects):
+        for i, entry in enumerate(entries):
+            usable = not isinstance(entry, str)
+            rows.append(
+                {
+                    "subject_id": f"s{s}",
+                    "episode_id": f"s{s}e{i:03d}",
+                    "window": "acute",
+                    "metric": "mean_hr_bpm",
+                    "value": None,
+                    "baseline_value": None,
+                    "shift": entry if usable else None,
+                    "n_controls": 1 if usable else 0,
+                    "control_shift_mean": 0.0 if usable else None,
+                    "adjusted_shift": entry if usable else None,
+                    "excluded_reason": None if usable else entry,
+                    "params_hash": "h",
+                }
+            )
+    frame = pl.DataFrame(rows, schema=schema.polars_schema("episode_shifts"))
+    return schema.conform(frame, "episode_shifts")
+
+
+entries = st.lists(st.one_of(shift_values, st.sampled_from(REASONS)), min_size=1, max_size=25)
+
+
+@settings(max_examples=60, deadline=None)
+@given(entries)
+def test_subject_summary_matches_brute_force(row_entries: list[float | str]) -> None:
+    out = subject_summary(shifts_frame([row_entries]), CFG, "h")
+    values = np.array([e for e in row_entries if not isinstance(e, str)], dtype=np.float64)
+    reasons = [e for e in row_entries if isinstance(e, str)]
+    assert out.height == 2  # raw and adjusted
+    for row in out.iter_rows(named=True):
+        assert row["n_episodes"] == values.size
+        assert row["n_excluded"] == len(reasons)
+        if reasons:
+            parsed = dict(part.rsplit(": ", 1) for part in row["excluded_reasons"].split("; "))
+            assert {k: int(v) for k, v in parsed.items()} == {r: reasons.count(r) for r in reasons}
+        else:
+            assert row["excluded_reasons"] is None
+        if values.size == 0:
+            assert row["mean_shift"] is None
+            continue
+        assert row["mean_shift"] == pytest.approx(values.mean(), abs=1e-9)
+        assert row["median_shift"] == pytest.approx(float(np.median(values)), abs=1e-9)
+        if values.size >= 2:
+            assert values.min() - 1e-9 <= row["ci_low"] <= row["ci_high"] <= values.max() + 1e-9
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(shift_values, min_size=2, max_size=30))
+def test_p_value_and_dz_match_scipy(values: list[float]) -> None:
+    x = np.array(values)
+    assume(np.std(x) > 1e-3 * (1.0 + np.abs(x).max()))  # keep scipy's oracle well-conditioned
+    row = subject_summary(shifts_frame([values]), CFG, "h").row(0, named=True)
+    assert row["p_value"] == pytest.approx(sps.ttest_1samp(x, 0.0).pvalue, rel=1e-6, abs=1e-12)
+    assert row["effect_size"] == pytest.approx(x.mean() / x.std(ddof=1), rel=1e-9)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(shift_values, min_size=2, max_size=30), st.floats(-100.0, 100.0))
+def test_translation_moves_mean_median_and_ci_by_the_same_amount(
+    values: list[float], c: float
+) -> None:
+    a = subject_summary(shifts_frame([values]), CFG, "h").row(0, named=True)
+    b = subject_summary(shifts_frame([[v + c for v in values]]), CFG, "h").row(0, named=True)
+    for col in ("mean_shift", "median_shift", "ci_low", "ci_high"):
+        assert b[col] == pytest.approx(a[col] + c, abs=1e-6)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(shift_values, min_size=2, max_size=12), st.integers(0, 2**32 - 1))
+def test_one_episode_per_subject_reduces_to_the_naive_bootstrap(
+    values: list[float], seed: int
+) -> None:
+    groups = [np.array([v]) for v in values]
+    hier = hierarchical_bootstrap_means(groups, 300, np.random.default_rng(seed))
+    draws = np.random.default_rng(seed).integers(0, len(values), size=(300, len(values)))
+    assert np.allclose(hier, np.array(values)[draws].mean(axis=1))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.lists(shift_values, min_size=1, max_size=8), min_size=1, max_size=6))
+def test_hierarchical_means_stay_within_the_data(groups: list[list[float]]) -> None:
+    arrays = [np.array(g) for g in groups]
+    pooled = np.concatenate(arrays)
+    means = hierarchical_bootstrap_means(arrays, 200, np.random.default_rng(0))
+    assert means.shape == (200,)
+    assert np.all(means >= pooled.min() - 1e-9)
+    assert np.all(means <= pooled.max() + 1e-9)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(entries, min_size=1, max_size=5))
+def test_cohort_counts_and_pooled_mean(subjects: list[list[float | str]]) -> None:
+    out = cohort_summary(shifts_frame(subjects), CFG, "h")
+    usable = [[e for e in s if not isinstance(e, str)] for s in subjects]
+    pooled = np.array([v for s in usable for v in s], dtype=np.float64)
+    row = out.filter(pl.col("shift_kind") == "raw").row(0, named=True)
+    assert row["n_subjects"] == sum(1 for s in usable if s)
+    assert row["n_episodes"] == pooled.size
+    assert row["n_episodes"] + row["n_excluded"] == sum(len(s) for s in subjects)
+    if pooled.size:
+        assert row["mean_shift"] == pytest.approx(pooled.mean(), abs=1e-9)
+    if row["ci_low"] is not None:
+        assert pooled.min() - 1e-9 <= row["ci_low"] <= row["ci_high"] <= pooled.max() + 1e-9
+
+
+def test_bootstrap_ci_is_reproducible() -> None:
+    x = np.arange(10.0)
+    first = bootstrap_mean_ci(x, 500, np.random.default_rng(1))
+    assert first == bootstrap_mean_ci(x, 500, np.random.default_rng(1))
