@@ -66,7 +66,8 @@ def clean_rr(t_ms: FloatArray, rr_ms: FloatArray, cfg: CleaningConfig) -> CleanB
     ectopic beat and its compensatory pause but not the normal beats around
     them. A difference is usable when both intervals are NN and succeed each
     other without a gap (``t[i] - t[i-1]`` equals ``rr[i]`` within
-    ``gap_tolerance_ms``).
+    ``gap_tolerance_ms``). A missing (NaN) interval is never NN and does not
+    disturb the local median of its neighbours.
 
     Examples
     --------
@@ -80,9 +81,14 @@ def clean_rr(t_ms: FloatArray, rr_ms: FloatArray, cfg: CleaningConfig) -> CleanB
     t = np.asarray(t_ms, dtype=np.float64)
     n = rr.size
     in_range = (rr >= cfg.rr_min_ms) & (rr <= cfg.rr_max_ms)
-    if n == 0:
+    finite = np.isfinite(rr)
+    if not finite.any():
         return CleanBeats(nn_ok=in_range, pair_ok=in_range.copy())
-    local = median_filter(rr, size=min(cfg.median_window, n), mode="nearest")
+    # Missing intervals are bridged by interpolation for the local median only:
+    # a NaN inside the filter would otherwise reject its normal neighbours too.
+    idx = np.arange(n)
+    bridged = np.where(finite, rr, np.interp(idx, idx[finite], rr[finite]))
+    local = median_filter(bridged, size=min(cfg.median_window, n), mode="nearest")
     near_local = np.abs(rr - local) <= cfg.max_successive_change * local
     nn_ok = in_range & near_local
     successive = np.zeros(n, dtype=bool)
@@ -105,8 +111,17 @@ def _safe_div(num: FloatArray, den: FloatArray) -> FloatArray:
 
 
 def _centered_var(s1: FloatArray, s2: FloatArray, n: FloatArray) -> FloatArray:
-    """Sample variance (N-1) from window sums of x and x^2; NaN where n < 2."""
-    ss = s2 - _safe_div(s1 * s1, n)
+    """Sample variance (N-1) from window sums of x and x^2; NaN where n < 2.
+
+    The sum of squares is taken about a whole number ``c`` next to the window
+    mean instead of about the mean itself. For intervals on a binary grid
+    (integer ms, 1/2^k ms) every product here is exact, so a window whose mean
+    sits far from the global centre keeps full precision; ``s2 - s1^2/n``
+    loses digits in proportion to (window mean - centre)^2 / variance.
+    """
+    c = np.round(np.where(n > 0, _safe_div(s1, n), 0.0))
+    offset = s1 - n * c
+    ss = (s2 - 2.0 * c * s1 + n * c * c) - _safe_div(offset * offset, n)
     var = _safe_div(np.maximum(ss, 0.0), n - 1.0)
     return np.where(n >= 2, var, np.nan)
 
@@ -121,17 +136,27 @@ def time_domain(
     """Time-domain metrics for every window ``[lo[k], hi[k])`` of one beat array.
 
     Returns arrays (one value per window) for every name in ``METRICS`` plus the
-    counts ``n_beats``, ``n_nn``, ``n_pairs``, ``sum_rr_ms`` (all beats, for
-    coverage), ``mean_nn_ms`` and ``sdsd_ms``. Metrics are NaN where the window
-    has too few NN intervals or differences to define them.
+    counts ``n_beats``, ``n_nn``, ``n_pairs``, ``sum_rr_ms`` (all beats with a
+    finite positive interval, for coverage), ``mean_nn_ms`` and ``sdsd_ms``.
+    Metrics are NaN where the window has too few NN intervals or differences to
+    define them. Non-finite or non-positive intervals count as neither NN nor
+    part of a difference, so a missing value stays local to its windows.
     """
     rr = np.asarray(rr_ms, dtype=np.float64)
     lo = np.asarray(lo, dtype=np.int64)
     hi = np.maximum(np.asarray(hi, dtype=np.int64), lo)
+    # A missing (NaN) or impossible interval must not leak into the prefix
+    # sums: it would turn other windows' metrics into NaN. It is never NN and
+    # never part of a difference, whatever the masks say.
+    usable = np.isfinite(rr) & (rr > 0)
+    nn_ok = np.asarray(nn_ok, dtype=bool) & usable
+    pair_ok = np.asarray(pair_ok, dtype=bool).copy()
+    pair_ok[1:] &= usable[1:] & usable[:-1]
+    rr = np.where(usable, rr, 0.0)
     # Centre values before prefix sums so the subtraction keeps its precision.
-    ref = float(np.median(rr)) if rr.size else 0.0
+    ref = float(np.median(rr[nn_ok])) if nn_ok.any() else 0.0
     x = np.where(nn_ok, rr - ref, 0.0)
-    inst_hr = np.where(nn_ok, 60000.0 / np.where(rr > 0, rr, np.nan), 0.0)
+    inst_hr = np.where(nn_ok, 60000.0 / np.where(nn_ok, rr, 1.0), 0.0)
     d = np.zeros_like(rr)
     d[1:] = np.diff(rr)
     # A difference belongs to a window only if its first beat is inside too.
