@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 from datetime import date
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 WINDOW_NAMES = ("baseline", "pre", "acute", "during", "post_0_20", "post_20_60", "post_60_90")
@@ -53,6 +55,45 @@ class CleaningConfig(_Frozen):
     )
 
 
+class FrequencyConfig(_Frozen):
+    """Frequency-domain HRV (``tearsignals.frequency``): method, bands and gating.
+
+    ``lomb`` is the PhysioNet Cardiovascular Signal Toolbox recipe (Lomb-Scargle
+    on the uneven NN series, grid ``k * lomb_df_hz``, band sums times the grid
+    step). Its raw scaling makes band powers proportional to the beat rate, so
+    ``lomb_scaling="density"`` (the default) multiplies by the mean sampling
+    interval to give ms^2 whose total matches the NN variance;
+    ``"toolbox"`` reproduces the toolbox's numbers. ``welch`` is the ``hrv``
+    package recipe (cubic interpolation, Welch with a Hann window, trapezoid
+    band areas). Bands are half-open ``[lo, hi)`` in Hz; ``tp_ms2`` is the
+    power below ``hf_hz[1]``.
+    """
+
+    method: Literal["lomb", "welch"] = "lomb"
+    vlf_hz: tuple[float, float] = (0.0033, 0.04)
+    lf_hz: tuple[float, float] = (0.04, 0.15)
+    hf_hz: tuple[float, float] = (0.15, 0.4)
+    min_clean_s: float = Field(
+        120.0, gt=0, description="seconds of NN intervals a window needs for LF/HF"
+    )
+    lomb_df_hz: float = Field(1 / 1024, gt=0, description="Lomb frequency grid step")
+    lomb_scaling: Literal["density", "toolbox"] = "density"
+    welch_fs_hz: float = Field(4.0, gt=0, description="interpolation rate for Welch")
+    welch_nperseg: int = Field(256, ge=8)
+    welch_noverlap: int = Field(128, ge=0)
+
+    @model_validator(mode="after")
+    def _bands(self) -> FrequencyConfig:
+        edges = [*self.vlf_hz, *self.lf_hz, *self.hf_hz]
+        if any(b < a for a, b in zip(edges, edges[1:], strict=False)) or edges[0] < 0:
+            raise ValueError("bands must be ordered, non-negative and not overlap: VLF, LF, HF")
+        if self.welch_noverlap >= self.welch_nperseg:
+            raise ValueError("welch_noverlap must be smaller than welch_nperseg")
+        if self.hf_hz[1] > self.welch_fs_hz / 2:
+            raise ValueError("hf_hz upper edge must not exceed welch_fs_hz / 2")
+        return self
+
+
 class QualityConfig(_Frozen):
     """Grades per window. ``good`` needs coverage and a low artifact rate."""
 
@@ -74,6 +115,7 @@ class AnalysisConfig(_Frozen):
     windows: WindowConfig = WindowConfig()
     cleaning: CleaningConfig = CleaningConfig()
     quality: QualityConfig = QualityConfig()
+    frequency: FrequencyConfig = FrequencyConfig()
     stats: StatsConfig = StatsConfig()
     subjects: tuple[str, ...] | None = None
     since: date | None = None
@@ -81,5 +123,5 @@ class AnalysisConfig(_Frozen):
 
     def params_hash(self) -> str:
         """Hash of the parameters that change numbers (not the subject/date selection)."""
-        payload = self.model_dump_json(include={"windows", "cleaning", "quality", "stats"})
+        payload = self.model_dump_json(include={"windows", "cleaning", "quality", "frequency", "stats"})
         return hashlib.sha256(payload.encode()).hexdigest()[:16]

@@ -19,6 +19,7 @@ import polars as pl
 
 from tearsignals import adapters, expectations, schema, store, validate
 from tearsignals.adapters.base import Parsed
+from tearsignals.adapters.episode_log import episode_id
 from tearsignals.errors import InputError
 
 SILVER_TABLES = ("beats", "heart_rate", "episodes")
@@ -76,7 +77,12 @@ def inbox_files(inbox: Path) -> Iterator[tuple[str, Path]]:
 
 
 def _with_ids(frame: pl.DataFrame, subject_id: str, file_id: str) -> pl.DataFrame:
-    return frame.with_columns(subject_id=pl.lit(subject_id), file_id=pl.lit(file_id))
+    out = frame.with_columns(subject_id=pl.lit(subject_id), file_id=pl.lit(file_id))
+    if "episode_id" in out.columns:
+        # Adapters cannot know the subject; the stored id hashes subject, start and end.
+        ids = episode_id(pl.col("start_utc"), pl.col("end_utc"), pl.col("subject_id"))
+        out = out.with_columns(ids.alias("episode_id"))
+    return out
 
 
 def _existing_keys(lake: Path, table: str, subject_id: str) -> pl.DataFrame:

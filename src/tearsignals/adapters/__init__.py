@@ -1,0 +1,116 @@
+"""Input formats: one adapter per format, detected by content, registered in one table.
+
+Detection reads the first :data:`~tearsignals.adapters.base.SNIFF_BYTES` bytes
+of a file and asks each adapter in :data:`REGISTRY` order whether it
+recognises them; the file name and extension play no part. A new format
+joins by adding its :class:`~tearsignals.adapters.base.Adapter` to the
+registry, ahead of any more general format it could be mistaken for.
+
+Examples
+--------
+>>> [a.name for a in REGISTRY]
+['csv_beats', 'csv_hr', 'episodes_csv', 'episodes_json']
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from tearsignals.adapters import _tabular
+from tearsignals.adapters.base import SNIFF_BYTES, Adapter, Parsed
+from tearsignals.adapters.csv_beats import ADAPTER as CSV_BEATS
+from tearsignals.adapters.csv_hr import ADAPTER as CSV_HR
+from tearsignals.adapters.episode_log import CSV_ADAPTER as EPISODES_CSV
+from tearsignals.adapters.episode_log import JSON_ADAPTER as EPISODES_JSON
+from tearsignals.errors import InputError
+
+__all__ = ["REGISTRY", "Adapter", "Parsed", "UnknownFormat", "by_name", "detect", "parse_file"]
+
+
+class UnknownFormat(InputError):
+    """No registered adapter recognises the file (it may be empty, binary or a new format)."""
+
+
+# Order matters: the first adapter whose sniff accepts the head wins.
+REGISTRY: tuple[Adapter, ...] = (CSV_BEATS, CSV_HR, EPISODES_CSV, EPISODES_JSON)
+
+
+def by_name(name: str) -> Adapter:
+    """The registered adapter called ``name`` (``KeyError`` if none)."""
+    for adapter in REGISTRY:
+        if adapter.name == name:
+            return adapter
+    raise KeyError(f"no adapter {name!r}; known: {', '.join(a.name for a in REGISTRY)}")
+
+
+def _head(path: Path) -> bytes:
+    """The first SNIFF_BYTES bytes of ``path`` (InputError if unreadable)."""
+    try:
+        with path.open("rb") as handle:
+            return handle.read(SNIFF_BYTES)
+    except OSError as exc:
+        raise _tabular.input_error(path, f"cannot read file ({exc.strerror or exc})") from exc
+
+
+def detect(path: Path) -> Adapter | None:
+    """The first adapter in :data:`REGISTRY` that recognises the file's content, or ``None``.
+
+    Raises
+    ------
+    InputError
+        If the file cannot be read.
+    """
+    return _detected(_head(path), path)
+
+
+def _detected(head: bytes, path: Path) -> Adapter | None:
+    """The first registered adapter whose sniff accepts ``head``."""
+    return next((a for a in REGISTRY if a.sniff(head, path)), None)
+
+
+def _header_summary(head: bytes) -> str:
+    """The header names for an error message, unless the first line looks like data.
+
+    Values are never echoed: messages end up in logs, which carry no health data.
+    """
+    names = _tabular.header_columns(head)
+    if names and all(re.fullmatch(r"[a-z_][a-z0-9_ .()/-]{0,40}", n) for n in names):
+        shown = ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")
+        return f"header: {shown}"
+    return "first line is not a header of known column names"
+
+
+def _unknown_format(path: Path, head: bytes) -> InputError:
+    """The most useful one-line error for a file no adapter recognised.
+
+    An empty file is a plain :class:`InputError`; anything else is :class:`UnknownFormat`.
+    """
+    if not head.removeprefix(_tabular.BOM).strip():
+        return _tabular.input_error(path, "empty file")
+    if _tabular.head_text(head) is None:
+        problem = "unknown format: not UTF-8 text (binary or other encoding)"
+    else:
+        problem = f"unknown format ({_header_summary(head)})"
+    return UnknownFormat(str(_tabular.input_error(path, problem)))
+
+
+def parse_file(path: Path) -> tuple[Adapter, Parsed]:
+    """Detect the format of ``path`` and parse it.
+
+    Returns
+    -------
+    tuple[Adapter, Parsed]
+        The adapter that read the file and its output.
+
+    Raises
+    ------
+    InputError
+        One line naming the file: unreadable, empty, not UTF-8, unknown
+        format, missing required column, malformed structure.
+    """
+    head = _head(path)
+    adapter = _detected(head, path)
+    if adapter is None:
+        raise _unknown_format(path, head)
+    return adapter, adapter.parse(path)

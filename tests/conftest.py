@@ -1,0 +1,30 @@
+"""Shared fixtures: a real Prefect test harness (temporary local server) for the session."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+
+REALDATA = Path(__file__).resolve().parents[1].parent / "shared" / "realdata"
+
+
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[None]:
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness():
+        yield
+
+
+@pytest.fixture(scope="session")
+def realdata() -> Path:
+    """The real recordings beside the checkout; missing means a broken CI layout, not a skip."""
+    if not REALDATA.is_dir():
+        pytest.fail(f"real recordings not found at {REALDATA} (../shared/realdata beside the checkout)")
+    return REALDATA
