@@ -26,5 +26,7 @@ def prefect_harness() -> Iterator[None]:
 def realdata() -> Path:
     """The real recordings beside the checkout; missing means a broken CI layout, not a skip."""
     if not REALDATA.is_dir():
-        pytest.fail(f"real recordings not found at {REALDATA} (../shared/realdata beside the checkout)")
+        pytest.fail(
+            f"real recordings not found at {REALDATA} (../shared/realdata beside the checkout)"
+        )
     return REALDATA

@@ -101,7 +101,7 @@ def demo(lake: Path, cfg: SynthConfig) -> int:
     print(f"lake:    {lake}")
     for table in ("episode_windows", "episode_shifts", "subject_summary", "cohort_summary"):
         print(f"  {table:<16} {lake / table}")
-    print("read with: polars.read_parquet(f'{lake}/cohort_summary/*.parquet')")
+    print(f"read with: polars.read_parquet('{lake}/cohort_summary/*.parquet')")
     return 0
 
 

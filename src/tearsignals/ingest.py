@@ -86,8 +86,9 @@ def _with_ids(frame: pl.DataFrame, subject_id: str, file_id: str) -> pl.DataFram
 
 
 def _existing_keys(lake: Path, table: str, subject_id: str) -> pl.DataFrame:
+    """Keys already stored by committed files (a crashed file's parts do not count)."""
     key = [c for c in schema.table(table).key if c != "subject_id"]
-    return store.scan_table(lake, table, [subject_id]).select(key).unique().collect()
+    return store.scan_committed(lake, table, [subject_id]).select(key).unique().collect()
 
 
 def _new_rows(lake: Path, table: str, subject_id: str, ok: pl.DataFrame) -> pl.DataFrame:

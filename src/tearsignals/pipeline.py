@@ -44,9 +44,9 @@ def _selected_episodes(episodes: pl.DataFrame, cfg: AnalysisConfig) -> pl.DataFr
 def analyze_subject(lake: Path, subject_id: str, cfg: AnalysisConfig) -> dict[str, int]:
     """Recompute one subject's gold tables and replace their partitions as a unit."""
     params = cfg.params_hash()
-    all_episodes = store.read_table(lake, "episodes", [subject_id])
-    beats = store.read_table(lake, "beats", [subject_id])
-    heart_rate = store.read_table(lake, "heart_rate", [subject_id])
+    all_episodes = store.scan_committed(lake, "episodes", [subject_id]).collect()
+    beats = store.scan_committed(lake, "beats", [subject_id]).collect()
+    heart_rate = store.scan_committed(lake, "heart_rate", [subject_id]).collect()
     chosen = _selected_episodes(all_episodes, cfg).get_column("episode_id")
     # Controls must avoid every logged episode, so the spec sees all of them.
     hours = windows.data_hours(beats, heart_rate)

@@ -23,8 +23,9 @@ def cohort_rows(
 ) -> pl.DataFrame:
     """The cohort summary for ``metrics`` in window order, with the planted effect beside it.
 
-    ``planted`` maps (metric, window) to the effect put into synthetic data; a
-    pair not in it is taken as 0 (no effect planted there).
+    ``planted`` maps (metric, window) to the effect put into synthetic data;
+    pairs not in it get null: the generator's physiology moves some of them
+    too (e.g. faster beats during an episode lower RMSSD), so 0 is no truth.
     """
     order = {w: i for i, w in enumerate(WINDOW_NAMES)}
     rows = cohort.filter(pl.col("metric").is_in(metrics) & (pl.col("shift_kind") == shift_kind))
@@ -34,7 +35,7 @@ def cohort_rows(
     ).sort("_m", "_w")
     if planted is None:
         return rows.drop("_w", "_m")
-    truth = [planted.get((m, w), 0.0) for m, w in zip(rows["metric"], rows["window"], strict=True)]
+    truth = [planted.get((m, w)) for m, w in zip(rows["metric"], rows["window"], strict=True)]
     return (
         rows.drop("_w", "_m")
         .with_columns(
@@ -66,8 +67,9 @@ def cohort_text(
             f"{_fmt(r['mean_shift']):>9} {ci:>21} {p:>7}"
         )
         if planted is not None:
-            inside = "—" if r["inside_ci"] is None else ("yes" if r["inside_ci"] else "NO")
-            line += f" {r['planted']:>+8.3f} {inside:>5}"
+            inside = "" if r["inside_ci"] is None else ("yes" if r["inside_ci"] else "NO")
+            truth = "" if r["planted"] is None else f"{r['planted']:+.3f}"
+            line += f" {truth:>8} {inside:>5}"
         lines.append(line)
     return "\n".join(lines)
 

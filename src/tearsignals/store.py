@@ -24,9 +24,9 @@ import json
 import os
 import re
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import polars as pl
 
@@ -66,40 +66,34 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_bytes_atomic(data: bytes, target: Path) -> Path:
-    """Write ``data`` to ``target`` atomically (temp file, fsync, rename), mode 0600."""
+def _write_atomic(target: Path, write: Callable[[BinaryIO], object]) -> Path:
+    """Run ``write`` on a hidden temp file beside ``target``, fsync, rename over it."""
     ensure_dir(target.parent)
     tmp = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            write(fh)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, target)
+        tmp.replace(target)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     _fsync_dir(target.parent)
     return target
+
+
+def write_bytes_atomic(data: bytes, target: Path) -> Path:
+    """Write ``data`` to ``target`` atomically (temp file, fsync, rename), mode 0600."""
+    return _write_atomic(target, lambda fh: fh.write(data))
 
 
 def write_parquet_atomic(df: pl.DataFrame, target: Path) -> Path:
     """Write ``df`` as zstd Parquet to ``target`` atomically, mode 0600."""
-    ensure_dir(target.parent)
-    tmp = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
-        with os.fdopen(fd, "wb") as fh:
-            df.write_parquet(fh, compression="zstd", statistics=True)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(target.parent)
-    return target
+    return _write_atomic(
+        target, lambda fh: df.write_parquet(fh, compression="zstd", statistics=True)
+    )
 
 
 def table_dir(lake: Path, table: str) -> Path:
@@ -170,6 +164,17 @@ def scan_table(lake: Path, table: str, subjects: Iterable[str] | None = None) ->
         hive_schema={"subject_id": pl.String()} if partitioned else None,
     )
     return lf.select(pl.col(c).cast(t) for c, t in schema.polars_schema(table).items())
+
+
+def scan_committed(lake: Path, table: str, subjects: Iterable[str] | None = None) -> pl.LazyFrame:
+    """Rows of a silver table that belong to files with an ingest-log entry.
+
+    A crash between writing a file's parts and its log entry leaves parts that
+    no reader should trust; the next ingest rewrites them under the same name.
+    """
+    chosen = list(subjects) if subjects is not None else None
+    committed = scan_table(lake, "_ingest_log", chosen).select("subject_id", "file_id")
+    return scan_table(lake, table, chosen).join(committed, on=["subject_id", "file_id"], how="semi")
 
 
 def read_table(lake: Path, table: str, subjects: Iterable[str] | None = None) -> pl.DataFrame:

@@ -1,0 +1,137 @@
+"""The tearsignals command: clear one-line errors, real runs, a local-only server."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from tearsignals import cli, commands, store
+
+pytestmark = pytest.mark.integration
+
+
+def _run_main(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    with pytest.raises(SystemExit) as exc:
+        cli.main(argv)
+    return int(exc.value.code or 0), capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (
+            ["ingest", "/no/such/inbox", "--lake", "/tmp/x"],
+            "inbox /no/such/inbox is not a directory",
+        ),
+        (["analyze", "--lake", "/no/such/lake"], "lake /no/such/lake is not a directory"),
+        (["synth", "/tmp/x", "--effect", "hr=oops"], "--effect"),
+        (["demo", "--subjects", "0"], "--subjects"),
+        (
+            ["serve", "--inbox", ".", "--lake", "/tmp/x", "--timezone", "Mars/Base"],
+            "unknown time zone",
+        ),
+        (["analyze", "--lake", ".", "--baseline=-5,-10"], "start < end"),
+    ],
+)
+def test_bad_input_exits_1_with_one_line(
+    argv: list[str], needle: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, err = _run_main(argv, capsys)
+    assert code == 1
+    assert err.count("\n") == 1 and needle in err and "Traceback" not in err
+
+
+def test_bad_usage_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    code, err = _run_main(["analyze"], capsys)
+    assert code == 2 and "--lake" in err
+
+
+def test_analyze_unknown_subject_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, err = _run_main(["analyze", "--lake", str(tmp_path), "--subject", "S99"], capsys)
+    assert code == 1 and "S99" in err
+
+
+def test_synth_writes_an_inbox(tmp_path: Path) -> None:
+    assert cli.main(["synth", str(tmp_path / "in"), "--subjects", "2", "--days", "3"]) == 0
+    names = sorted(
+        p.relative_to(tmp_path / "in").as_posix() for p in (tmp_path / "in").rglob("*.*")
+    )
+    assert names == ["S01/episodes.csv", "S01/rr_S01.csv", "S02/episodes.json", "S02/rr_S02.csv"]
+
+
+def test_demo_runs_end_to_end_in_a_fresh_process(tmp_path: Path) -> None:
+    lake = tmp_path / "demo" / "lake"
+    cmd = [
+        sys.executable,
+        "-m",
+        "tearsignals.cli",
+        "demo",
+        "--lake",
+        str(lake),
+        "--subjects",
+        "4",
+        "--days",
+        "14",
+        "--seed",
+        "3",
+    ]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "mean_hr_bpm  during" in done.stdout and "planted" in done.stdout
+    assert f"lake:    {lake}" in done.stdout
+    cohort = pl.read_parquet(lake / "cohort_summary" / "*.parquet")
+    assert cohort.height > 0
+    assert set(store.subjects_in(lake, "episode_windows")) == {"S01", "S02", "S03", "S04"}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _listening_addresses(port: int) -> set[str]:
+    """Local addresses with a socket listening on ``port``, read from /proc/net/tcp{,6}."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            addr, port_hex = local.rsplit(":", 1)
+            if state == "0A" and int(port_hex, 16) == port:  # 0A = LISTEN
+                found.add(addr)
+    return found
+
+
+def test_local_server_listens_on_loopback_only() -> None:
+    port = _free_port()
+    proc, url = commands.start_local_server(port)
+    try:
+        assert url == f"http://127.0.0.1:{port}/api"
+        assert commands._api_up(url)
+        # 0100007F is 127.0.0.1 in /proc's little-endian hex; 00000000 would be 0.0.0.0.
+        assert _listening_addresses(port) == {"0100007F"}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_deployments_carry_schedule_timezone_and_parameters(tmp_path: Path) -> None:
+    from flows.deployments import build_deployments
+
+    nightly, manual = build_deployments(
+        tmp_path / "in", tmp_path / "lake", "30 2 * * *", "Europe/Berlin"
+    )
+    assert nightly.name == "nightly" and manual.name == "manual"
+    (schedule,) = nightly.schedules
+    assert schedule.schedule.cron == "30 2 * * *"
+    assert schedule.schedule.timezone == "Europe/Berlin"
+    assert nightly.parameters == {"inbox": str(tmp_path / "in"), "lake": str(tmp_path / "lake")}
+    assert not manual.schedules
+    assert "config" in manual._parameter_openapi_schema.properties
