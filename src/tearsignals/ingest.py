@@ -158,7 +158,8 @@ def ingest_file(lake: Path, inbox: Path, subject_id: str, path: Path) -> FileRep
     rows_ok = sum(o.accepted.height for o in outcomes.values())
     report = FileReport(
         subject_id, file_id, rel, adapter.name, parsed.rows_in, rows_ok,
-        quarantined.height, sum(o.duplicates for o in outcomes.values()), "ingested",
+        quarantined.height, parsed.duplicates + sum(o.duplicates for o in outcomes.values()),
+        "ingested",
     )  # fmt: skip
     if report.rows_in != rows_ok + report.rows_quarantined + report.rows_duplicate:
         raise AssertionError(f"{rel}: row accounting does not add up: {report}")

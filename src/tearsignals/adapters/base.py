@@ -27,16 +27,20 @@ class Parsed:
     ``episodes``) to a frame with that table's columns *except* ``subject_id``
     and ``file_id`` (ingest adds them), plus ``row_number`` (Int64, 1-based
     position of the record among the file's data records). ``rejects`` holds
-    the records the adapter could not parse, with a reason.
-    ``rows_in`` = total records read = sum of frame heights + rejects.
+    the records the adapter could not parse, with a reason. ``duplicates``
+    counts records the adapter dropped as copies of records it kept (e.g. the
+    same sample recorded by watch and phone, resolved by a documented source
+    priority). ``rows_in`` = total records read = frame heights + rejects +
+    duplicates.
     """
 
     frames: Mapping[str, pl.DataFrame]
     rejects: pl.DataFrame = field(default_factory=no_rejects)
+    duplicates: int = 0
 
     @property
     def rows_in(self) -> int:
-        return sum(f.height for f in self.frames.values()) + self.rejects.height
+        return sum(f.height for f in self.frames.values()) + self.rejects.height + self.duplicates
 
 
 @dataclass(frozen=True)
