@@ -21,9 +21,12 @@ Decisions:
   window flagged by the spec (another episode in it) is at most ``poor``.
 - **Nulls, not NaN**: undefined metrics are null; ``poor`` windows keep the
   values that are defined and ``reason`` says why they are poor.
-- **LF/HF**: ``lf_ms2``, ``hf_ms2``, ``lf_hf`` are always null (frequency
-  domain not implemented yet; the schema says so). This is not repeated in
-  ``reason``, which stays null for a good window.
+- **LF/HF**: ``lf_ms2``, ``hf_ms2``, ``lf_hf`` from ``frequency.frequency_domain``
+  (``AnalysisConfig.frequency``; default the PhysioNet toolbox's Lomb recipe
+  in ms^2 density scaling) on ``rr`` windows, null elsewhere and where the
+  window holds less than ``min_clean_s`` of NN intervals. ``reason`` says so
+  only when nothing else explains the window (e.g. a short ``during`` window
+  that is otherwise good), so poor windows keep their first cause.
 - **Shift exclusions** use fixed categories (see :data:`SHIFT_EXCLUSIONS`) so
   summaries can count them.
 """
@@ -35,8 +38,14 @@ from collections.abc import Iterator
 import numpy as np
 import polars as pl
 
-from tearsignals import hrv, schema
-from tearsignals.config import WINDOW_NAMES, AnalysisConfig, CleaningConfig, QualityConfig
+from tearsignals import frequency, hrv, schema
+from tearsignals.config import (
+    WINDOW_NAMES,
+    AnalysisConfig,
+    CleaningConfig,
+    FrequencyConfig,
+    QualityConfig,
+)
 from tearsignals.windows import OVERLAP_REASON
 
 _FREQ_METRICS = ("lf_ms2", "hf_ms2", "lf_hf")
@@ -159,8 +168,14 @@ def _windowed_subset(
     return keep, new_lo, new_hi
 
 
-def rr_window_stats(beats: pl.DataFrame, spec: pl.DataFrame, cfg: CleaningConfig) -> pl.DataFrame:
-    """Time-domain metrics and counts for every spec row, one ``time_domain`` call."""
+def rr_window_stats(
+    beats: pl.DataFrame,
+    spec: pl.DataFrame,
+    cfg: CleaningConfig,
+    freq: FrequencyConfig,
+) -> pl.DataFrame:
+    """Time-domain metrics and counts for every spec row, one ``time_domain`` call,
+    plus ``lf_ms2``, ``hf_ms2``, ``lf_hf`` (NaN where gated) by ``frequency_domain``."""
     ordered = sorted_unique_beats(beats, spec["subject_id"].unique())
     t_us = ordered["t_us"].to_numpy()
     rr = ordered["rr_ms"].to_numpy()
@@ -168,7 +183,10 @@ def rr_window_stats(beats: pl.DataFrame, spec: pl.DataFrame, cfg: CleaningConfig
     clean = cleaned_beats(t_us, rr, slices, cfg)
     keep, lo, hi = _windowed_subset(*window_index(spec, t_us, slices), rr.size)
     metrics = hrv.time_domain(rr[keep], clean.nn_ok[keep], clean.pair_ok[keep], lo, hi)
-    names = ("n_beats", "n_nn", "n_pairs", "sum_rr_ms", *hrv.METRICS)
+    t_ms = (t_us[keep] - (t_us[keep][0] if keep.size else 0)) / 1000.0
+    spectral = frequency.frequency_domain(t_ms, rr[keep], clean.nn_ok[keep], lo, hi, freq)
+    metrics.update({name: spectral[name] for name in _FREQ_METRICS})
+    names = ("n_beats", "n_nn", "n_pairs", "sum_rr_ms", *hrv.METRICS, *_FREQ_METRICS)
     return pl.DataFrame({name: metrics[name] for name in names}).with_columns(
         pl.col("n_beats", "n_nn", "n_pairs").cast(pl.Int64)
     )
@@ -236,7 +254,7 @@ def _grade(q: QualityConfig) -> pl.Expr:
     return pl.when(flagged).then(pl.lit("poor")).otherwise(quality).alias("quality")
 
 
-def _reason(q: QualityConfig) -> pl.Expr:
+def _reason(q: QualityConfig, f: FrequencyConfig) -> pl.Expr:
     """Why a window is below good or has null metrics; null when nothing to say."""
     rr = pl.col("basis") == "rr"
     parts = [
@@ -261,7 +279,16 @@ def _reason(q: QualityConfig) -> pl.Expr:
         ),
     ]
     joined = pl.concat_str(parts, separator="; ", ignore_nulls=True)
-    return pl.when(joined == "").then(pl.lit(None, pl.String)).otherwise(joined).alias("reason")
+    # Said only when nothing else explains the window, to keep reasons short.
+    no_lf = rr & (pl.col("n_nn") > 0) & pl.col("lf_ms2").is_nan()
+    return (
+        pl.when((joined == "") & no_lf)
+        .then(pl.lit(f"under {f.min_clean_s:g} s clean RR: no LF/HF"))
+        .when(joined == "")
+        .then(pl.lit(None, pl.String))
+        .otherwise(joined)
+        .alias("reason")
+    )
 
 
 def _metric_columns() -> list[pl.Expr]:
@@ -279,7 +306,7 @@ def _metric_columns() -> list[pl.Expr]:
         .then(pl.col("mean_hr").fill_nan(None))
         .alias("mean_hr_bpm")
     )
-    freq = [pl.lit(None, pl.Float64).alias(m) for m in _FREQ_METRICS]
+    freq = [pl.when(rr).then(pl.col(m).fill_nan(None)).alias(m) for m in _FREQ_METRICS]
     return [mean_hr, *hrv_only, *freq]
 
 
@@ -302,7 +329,7 @@ def episode_window_metrics(
     spec
         Output of ``windows.episode_windows_spec`` (``flag_reason`` optional).
     cfg
-        Cleaning and quality settings are used.
+        Cleaning, quality and frequency settings are used.
     params_hash
         Stored on every row.
 
@@ -313,10 +340,8 @@ def episode_window_metrics(
     """
     if "flag_reason" not in spec.columns:
         spec = spec.with_columns(flag_reason=pl.lit(None, pl.String))
-    stats = pl.concat(
-        [spec, rr_window_stats(beats, spec, cfg.cleaning), hr_window_stats(heart_rate, spec)],
-        how="horizontal",
-    )
+    rr_stats = rr_window_stats(beats, spec, cfg.cleaning, cfg.frequency)
+    stats = pl.concat([spec, rr_stats, hr_window_stats(heart_rate, spec)], how="horizontal")
     with_basis = stats.with_columns(_basis_and_coverage()).with_columns(
         artifact_rate=pl.when(pl.col("basis") == "rr").then(
             1.0 - pl.col("n_nn") / pl.col("n_beats")
@@ -324,7 +349,7 @@ def episode_window_metrics(
     )
     rows = with_basis.with_columns(
         _grade(cfg.quality),
-        _reason(cfg.quality),
+        _reason(cfg.quality, cfg.frequency),
         *_metric_columns(),
         n_beats=pl.when(pl.col("basis") == "minute_hr").then("n_hr").otherwise("n_beats"),
         params_hash=pl.lit(params_hash),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import date
-
+from itertools import pairwise
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -74,19 +74,21 @@ class FrequencyConfig(_Frozen):
     lf_hz: tuple[float, float] = (0.04, 0.15)
     hf_hz: tuple[float, float] = (0.15, 0.4)
     min_clean_s: float = Field(
-        120.0, gt=0, description="seconds of NN intervals a window needs for LF/HF"
+        default=120.0, gt=0, description="seconds of NN intervals a window needs for LF/HF"
     )
-    lomb_df_hz: float = Field(1 / 1024, gt=0, description="Lomb frequency grid step")
+    lomb_df_hz: float = Field(default=1 / 1024, gt=0, description="Lomb frequency grid step")
     lomb_scaling: Literal["density", "toolbox"] = "density"
-    welch_fs_hz: float = Field(4.0, gt=0, description="interpolation rate for Welch")
-    welch_nperseg: int = Field(256, ge=8)
-    welch_noverlap: int = Field(128, ge=0)
+    welch_fs_hz: float = Field(default=4.0, gt=0, description="interpolation rate for Welch")
+    welch_nperseg: int = Field(default=256, ge=8)
+    welch_noverlap: int = Field(default=128, ge=0)
 
     @model_validator(mode="after")
     def _bands(self) -> FrequencyConfig:
-        edges = [*self.vlf_hz, *self.lf_hz, *self.hf_hz]
-        if any(b < a for a, b in zip(edges, edges[1:], strict=False)) or edges[0] < 0:
-            raise ValueError("bands must be ordered, non-negative and not overlap: VLF, LF, HF")
+        bands = (self.vlf_hz, self.lf_hz, self.hf_hz)
+        if any(not 0 <= lo < hi for lo, hi in bands) or any(
+            a[1] > b[0] for a, b in pairwise(bands)
+        ):
+            raise ValueError("bands need 0 <= lo < hi and must not overlap, in order VLF, LF, HF")
         if self.welch_noverlap >= self.welch_nperseg:
             raise ValueError("welch_noverlap must be smaller than welch_nperseg")
         if self.hf_hz[1] > self.welch_fs_hz / 2:
@@ -123,5 +125,7 @@ class AnalysisConfig(_Frozen):
 
     def params_hash(self) -> str:
         """Hash of the parameters that change numbers (not the subject/date selection)."""
-        payload = self.model_dump_json(include={"windows", "cleaning", "quality", "frequency", "stats"})
+        payload = self.model_dump_json(
+            include={"windows", "cleaning", "quality", "frequency", "stats"}
+        )
         return hashlib.sha256(payload.encode()).hexdigest()[:16]

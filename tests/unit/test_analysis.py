@@ -258,7 +258,15 @@ def test_output_conforms_and_has_no_nan() -> None:
         [False] * len(FLOAT_COLUMNS)
     )
     assert set(out["params_hash"]) == {"hash0"}
-    assert out["lf_ms2"].null_count() == out.height
+    not_rr = out.filter(pl.col("basis") != "rr")
+    assert not_rr["lf_ms2"].null_count() == not_rr.height
+    long_good = out.filter(
+        (pl.col("basis") == "rr")
+        & (pl.col("quality") == "good")
+        & (pl.col("window_end_utc") - pl.col("window_start_utc") >= timedelta(minutes=5))
+    )
+    assert long_good.height > 0
+    assert long_good["lf_ms2"].null_count() == 0
 
 
 def test_control_rows_are_measured_like_episode_rows() -> None:
