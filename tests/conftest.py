@@ -14,8 +14,14 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 REALDATA = Path(__file__).resolve().parents[1].parent / "shared" / "realdata"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def prefect_harness() -> Iterator[None]:
+    """A temporary Prefect server per test module.
+
+    Module scope, not session: the server's background threads draw from the
+    global ``random`` state, which Hypothesis (rightly) flags in property tests
+    that happen to run while a harness is still alive.
+    """
     from prefect.testing.utilities import prefect_test_harness
 
     with prefect_test_harness():
