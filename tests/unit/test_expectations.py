@@ -64,7 +64,7 @@ def test_null_key_fails_naming_the_expectation() -> None:
 def test_duplicate_key_value_set_and_column_set_failures() -> None:
     repeated = pl.concat([_beats(2), _beats(1)])
     assert expectations.validate_batch("beats", repeated).failed == (
-        "expect_compound_columns_to_be_unique(column_list=subject_id,t_utc)",
+        "expect_compound_columns_to_be_unique(column_list=subject_id,source,t_utc)",
     )
     bad_origin = _beats(2).with_columns(origin=pl.lit("gps"))
     assert expectations.validate_batch("beats", bad_origin).failed == (

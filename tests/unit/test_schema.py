@@ -38,6 +38,7 @@ def test_conform_orders_casts_and_refuses_missing_columns() -> None:
             "device": [None],
             "source": ["x"],
             "subject_id": ["S1"],
+            "confidence": [None],
         }
     )
     out = schema.conform(full, "heart_rate")

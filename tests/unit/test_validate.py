@@ -113,9 +113,10 @@ def test_heart_rate_key_conflict_is_quarantined_first_row_kept() -> None:
             "file_id": "f1",
             "t_utc": [T0, T0, T0, T0 + timedelta(seconds=1)],
             "hr_bpm": [60.0, 61.0, 60.0, 300.0],
+            "confidence": None,
             "row_number": [1, 2, 3, 4],
         },
-        schema_overrides={"device": pl.String},
+        schema_overrides={"device": pl.String, "confidence": pl.Int64},
     )
     checked = validate.row_rules("heart_rate", frame)
     assert _reasons(checked) == {

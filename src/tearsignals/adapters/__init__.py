@@ -2,14 +2,17 @@
 
 Detection reads the first :data:`~tearsignals.adapters.base.SNIFF_BYTES` bytes
 of a file and asks each adapter in :data:`REGISTRY` order whether it
-recognises them; the file name and extension play no part. A new format
-joins by adding its :class:`~tearsignals.adapters.base.Adapter` to the
+recognises them; the file name and extension play no part (except to break
+ties between E4 sensor files of the same shape, see ``adapters.empatica``).
+A new format joins by adding its :class:`~tearsignals.adapters.base.Adapter` to the
 registry, ahead of any more general format it could be mistaken for.
 
 Examples
 --------
->>> [a.name for a in REGISTRY]
-['csv_beats', 'csv_hr', 'episodes_csv', 'episodes_json']
+>>> [a.name for a in REGISTRY]  # doctest: +NORMALIZE_WHITESPACE
+['apple_health', 'garmin_fit', 'ishne', 'e4_ibi', 'e4_hr', 'e4_bvp', 'e4_tags',
+ 'e4_not_heart', 'polar_hrm', 'hrv_logger', 'garmin_logger', 'fitbit', 'polar_h10', 'raw_signal',
+ 'csv_beats', 'csv_hr', 'episodes_csv', 'episodes_json', 'sidecar', 'rr_text']
 """
 
 from __future__ import annotations
@@ -18,11 +21,27 @@ import re
 from pathlib import Path
 
 from tearsignals.adapters import _tabular
+from tearsignals.adapters.apple_health import ADAPTER as APPLE_HEALTH
 from tearsignals.adapters.base import SNIFF_BYTES, Adapter, Parsed
 from tearsignals.adapters.csv_beats import ADAPTER as CSV_BEATS
 from tearsignals.adapters.csv_hr import ADAPTER as CSV_HR
+from tearsignals.adapters.empatica import BVP_ADAPTER as E4_BVP
+from tearsignals.adapters.empatica import HR_ADAPTER as E4_HR
+from tearsignals.adapters.empatica import IBI_ADAPTER as E4_IBI
+from tearsignals.adapters.empatica import NOT_HEART_ADAPTER as E4_NOT_HEART
+from tearsignals.adapters.empatica import TAGS_ADAPTER as E4_TAGS
 from tearsignals.adapters.episode_log import CSV_ADAPTER as EPISODES_CSV
 from tearsignals.adapters.episode_log import JSON_ADAPTER as EPISODES_JSON
+from tearsignals.adapters.fitbit import ADAPTER as FITBIT
+from tearsignals.adapters.garmin_fit import ADAPTER as GARMIN_FIT
+from tearsignals.adapters.garmin_logger import ADAPTER as GARMIN_LOGGER
+from tearsignals.adapters.hrv_logger import ADAPTER as HRV_LOGGER
+from tearsignals.adapters.ishne import ADAPTER as ISHNE
+from tearsignals.adapters.polar_h10 import ADAPTER as POLAR_H10
+from tearsignals.adapters.polar_hrm import ADAPTER as POLAR_HRM
+from tearsignals.adapters.raw_signal import ADAPTER as RAW_SIGNAL
+from tearsignals.adapters.rr_text import ADAPTER as RR_TEXT
+from tearsignals.adapters.rr_text import SIDECAR_ADAPTER as SIDECAR
 from tearsignals.errors import InputError
 
 __all__ = ["REGISTRY", "Adapter", "Parsed", "UnknownFormat", "by_name", "detect", "parse_file"]
@@ -33,7 +52,31 @@ class UnknownFormat(InputError):
 
 
 # Order matters: the first adapter whose sniff accepts the head wins.
-REGISTRY: tuple[Adapter, ...] = (CSV_BEATS, CSV_HR, EPISODES_CSV, EPISODES_JSON)
+# E4 and FIT sniffs are strict (header values, binary signature), so they go first.
+REGISTRY: tuple[Adapter, ...] = (
+    APPLE_HEALTH,  # zip listing or XML head with <HealthData>: strict, and the only XML format
+    GARMIN_FIT,
+    ISHNE,
+    E4_IBI,
+    E4_HR,
+    E4_BVP,
+    E4_TAGS,
+    E4_NOT_HEART,
+    POLAR_HRM,
+    HRV_LOGGER,
+    GARMIN_LOGGER,
+    FITBIT,
+    # Raw ECG/PPG tables: their headers may also name rr_ms / hr_bpm.
+    POLAR_H10,
+    RAW_SIGNAL,
+    CSV_BEATS,
+    CSV_HR,
+    EPISODES_CSV,
+    EPISODES_JSON,
+    # Numbers-only text is the most general shape: any stricter format goes first.
+    SIDECAR,
+    RR_TEXT,
+)
 
 
 def by_name(name: str) -> Adapter:

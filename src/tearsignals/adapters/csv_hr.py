@@ -34,7 +34,7 @@ HR_UNITS: dict[str, float] = {
     "hr_hz": 60.0,
 }
 REQUIRED = (tuple(HR_UNITS), tab.TIME_COLUMN_NAMES)
-OUTPUT_COLUMNS = ("source", "device", "t_utc", "hr_bpm", "row_number")
+OUTPUT_COLUMNS = ("source", "device", "t_utc", "hr_bpm", "confidence", "row_number")
 
 
 def sniff(head: bytes, path: Path) -> bool:
@@ -54,6 +54,7 @@ def heart_rate_with_reasons(fields: pl.DataFrame, source: str) -> pl.DataFrame:
         device=device,
         t_utc=pl.col("utc"),
         hr_bpm=value * HR_UNITS[column],
+        confidence=pl.lit(None, pl.Int64),
         row_number=pl.col("row_number"),
         reason=tab.first_reason([pl.col("reason"), value_reason]),
         raw=pl.col("raw"),
