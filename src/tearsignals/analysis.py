@@ -11,14 +11,38 @@ Decisions:
 - **Basis** per window: ``rr`` when the window holds beats (HRV from cleaned
   RR), else ``minute_hr`` when it holds heart-rate samples (mean HR only, HRV
   null), else ``none``.
-- **Coverage**: ``rr`` - summed RR of the window's beats / window span;
-  ``minute_hr`` - distinct clock minutes with a sample x 60 s / span (so
+- **Cleaning** (``CleaningConfig``, ``hrv.clean_series``) runs per subject on
+  all of its beats. Metrics use the *cleaned* series: with ``lipponen`` (the
+  default) ectopic and long/short intervals are interpolated, missed beats
+  split and extra beats merged (``tearsignals.artifacts``); corrected
+  intervals count as NN, and differences between successive NN intervals of
+  the corrected series are used - including the two halves of a split missed
+  interval and the intervals around an interpolated one (as Kubios does).
+  ``median`` rejects instead of correcting. Either way intervals outside the
+  limits are not NN, and a difference across a gap in the beat times is never
+  used. Windows are located on the cleaned beat times.
+- **Ledger** (``rr`` windows, counted on the *recorded* beats in the window):
+  ``n_beats`` recorded beats; ``n_ectopic``, ``n_missed``, ``n_extra``,
+  ``n_long_short`` their Lipponen classes (null for ``median``, which does
+  not classify); ``pct_corrected = 100 * (sum of the four) / n_beats`` (0 for
+  ``median``); ``artifact_rate`` = share of recorded beats *flagged*:
+  corrected, or rejected (missing, outside the limits, or failing the median
+  rule / residual gate) - so ``artifact_rate >= pct_corrected / 100``. It is
+  no longer ``1 - n_nn / n_beats``: corrected beats are NN and a split missed
+  beat adds one. ``pct_missing`` = share of the span not covered by recorded
+  intervals ``[t - rr, t)`` (intervals over ``2 * rr_max_ms`` are gaps, not
+  coverage). ``cleaning`` names method, parameters and library versions.
+- **Coverage**: ``rr`` - summed RR of the window's cleaned beats / window
+  span; ``minute_hr`` - distinct clock minutes with a sample x 60 s / span (so
   second-resolution or duplicate-source HR is not over-counted); capped at 1.
 - **Quality** (``QualityConfig``): ``good`` needs coverage >= good_coverage,
   artifact rate <= good_max_artifact and >= min_beats NN intervals; ``fair``
   the same with the fair thresholds; anything else with data is ``poor``; no
-  data is ``none``. ``minute_hr`` windows are graded on coverage alone. A
-  window flagged by the spec (another episode in it) is at most ``poor``.
+  data is ``none``. ``minute_hr`` windows are graded on coverage alone. An
+  ``rr`` window with ``pct_corrected > max_pct_corrected`` (20) or
+  ``pct_missing > max_pct_missing`` (15) - the PhysioNet toolbox's rejection
+  rules - is at most ``poor``, as is a window flagged by the spec (another
+  episode in it); ``reason`` says which.
 - **Nulls, not NaN**: undefined metrics are null; ``poor`` windows keep the
   values that are defined and ``reason`` says why they are poor.
 - **LF/HF**: ``lf_ms2``, ``hf_ms2``, ``lf_hf`` from ``frequency.frequency_domain``
@@ -27,6 +51,13 @@ Decisions:
   window holds less than ``min_clean_s`` of NN intervals. ``reason`` says so
   only when nothing else explains the window (e.g. a short ``during`` window
   that is otherwise good), so poor windows keep their first cause.
+- **Shift metrics** (``SHIFT_METRICS``): the time-domain metrics plus
+  ``lf_ms2``, ``hf_ms2``, ``ln_hf`` and ``lf_hf``. ``ln_hf = ln(hf_ms2)`` is
+  stored because HF power is strongly right-skewed between and within people;
+  its shift is a log ratio (-0.69 = HF halved), the scale on which HF changes
+  are usually averaged and tested. ``lf_ms2``/``hf_ms2`` stay raw for
+  comparison with published tables, ``lf_hf`` raw as the commonly reported
+  ratio (its shifts are skewed too: read them with medians and CIs).
 - **Shift exclusions** use fixed categories (see :data:`SHIFT_EXCLUSIONS`) so
   summaries can count them.
 """
@@ -34,11 +65,12 @@ Decisions:
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
 
-from tearsignals import frequency, hrv, schema
+from tearsignals import artifacts, frequency, hrv, schema
 from tearsignals.config import (
     WINDOW_NAMES,
     AnalysisConfig,
@@ -49,6 +81,13 @@ from tearsignals.config import (
 from tearsignals.windows import OVERLAP_REASON
 
 _FREQ_METRICS = ("lf_ms2", "hf_ms2", "lf_hf")
+SHIFT_METRICS = (*hrv.METRICS, "lf_ms2", "hf_ms2", "ln_hf", "lf_hf")
+LEDGER_COUNTS = {
+    "n_ectopic": artifacts.ECTOPIC,
+    "n_missed": artifacts.MISSED,
+    "n_extra": artifacts.EXTRA,
+    "n_long_short": artifacts.LONG_SHORT,
+}
 _SPEC_KEY = ["subject_id", "episode_id", "role", "control_day_offset"]
 SHIFT_EXCLUSIONS = (
     "another episode within window",
@@ -102,18 +141,64 @@ def subject_slices(subject_ids: pl.Series) -> dict[str, slice]:
     return {s: slice(int(lo), int(hi)) for s, lo, hi in bounds.iter_rows()}
 
 
+@dataclass(frozen=True)
+class CleanedBeats:
+    """All subjects' cleaned series (``t_us`` ... ``slices``) and, per *recorded*
+    beat, its ``artifacts.LABELS`` code (``None`` for the median rule) and
+    whether it was ``flagged`` (corrected or rejected)."""
+
+    t_us: hrv.IntArray
+    rr_ms: hrv.FloatArray
+    nn_ok: hrv.BoolArray
+    pair_ok: hrv.BoolArray
+    slices: dict[str, slice]
+    labels: artifacts.LabelArray | None
+    flagged: hrv.BoolArray
+
+
+def _subject_clean(
+    t_us: hrv.IntArray, rr_ms: hrv.FloatArray, cfg: CleaningConfig
+) -> tuple[hrv.IntArray, hrv.CleanSeries]:
+    """One subject's cleaned series and its beat times in integer microseconds.
+
+    Times are cleaned relative to the first beat (full float precision); a
+    cleaned beat keeps its recorded time unless it was inserted into a missed
+    interval, which moves it back by the inserted half interval.
+    """
+    rel_ms = (t_us - t_us[0]) / 1000.0
+    series = hrv.clean_series(rel_ms, rr_ms, cfg)
+    moved_us = np.round((rel_ms[series.source] - series.t_ms) * 1000.0).astype(np.int64)
+    return t_us[series.source] - moved_us, series
+
+
 def cleaned_beats(
     t_us: hrv.IntArray, rr_ms: hrv.FloatArray, slices: dict[str, slice], cfg: CleaningConfig
-) -> hrv.CleanBeats:
-    """RR cleaning per subject, concatenated; a subject's first beat never pairs."""
-    nn_ok = np.zeros(rr_ms.size, dtype=bool)
-    pair_ok = np.zeros(rr_ms.size, dtype=bool)
-    for part in slices.values():
-        clean = hrv.clean_rr(t_us[part] / 1000.0, rr_ms[part], cfg)
-        nn_ok[part] = clean.nn_ok
-        pair_ok[part] = clean.pair_ok
-        pair_ok[part.start] = False
-    return hrv.CleanBeats(nn_ok=nn_ok, pair_ok=pair_ok)
+) -> CleanedBeats:
+    """RR cleaning (``hrv.clean_series``) per subject, concatenated; a subject's
+    first beat never pairs."""
+    times, parts, new_slices, offset = [], [], {}, 0
+    for subject, part in slices.items():
+        t_clean, series = _subject_clean(t_us[part], rr_ms[part], cfg)
+        series.pair_ok[:1] = False
+        times.append(t_clean)
+        parts.append(series)
+        new_slices[subject] = slice(offset, offset + t_clean.size)
+        offset += t_clean.size
+    labels = [p.labels for p in parts]
+    empty_f, empty_b = np.zeros(0), np.zeros(0, dtype=bool)
+    return CleanedBeats(
+        t_us=np.concatenate([np.zeros(0, dtype=np.int64), *times]),
+        rr_ms=np.concatenate([empty_f, *(p.rr_ms for p in parts)]),
+        nn_ok=np.concatenate([empty_b, *(p.nn_ok for p in parts)]),
+        pair_ok=np.concatenate([empty_b, *(p.pair_ok for p in parts)]),
+        slices=new_slices,
+        labels=None if cfg.method == "median" else _concat_labels(labels),
+        flagged=np.concatenate([empty_b, *(p.flagged for p in parts)]),
+    )
+
+
+def _concat_labels(labels: list[artifacts.LabelArray | None]) -> artifacts.LabelArray:
+    return np.concatenate([np.zeros(0, dtype=np.int8), *(x for x in labels if x is not None)])
 
 
 def _spec_groups(
@@ -168,27 +253,98 @@ def _windowed_subset(
     return keep, new_lo, new_hi
 
 
+def _cleaned_metrics(
+    clean: CleanedBeats, spec: pl.DataFrame, freq: FrequencyConfig
+) -> dict[str, hrv.FloatArray]:
+    """Time- and frequency-domain metrics of every spec row over the cleaned series."""
+    lo_c, hi_c = window_index(spec, clean.t_us, clean.slices)
+    keep, lo, hi = _windowed_subset(lo_c, hi_c, clean.rr_ms.size)
+    rr, nn_ok = clean.rr_ms[keep], clean.nn_ok[keep]
+    metrics = hrv.time_domain(rr, nn_ok, clean.pair_ok[keep], lo, hi)
+    t_us = clean.t_us[keep]
+    t_ms = (t_us - (t_us[0] if keep.size else 0)) / 1000.0
+    spectral = frequency.frequency_domain(t_ms, rr, nn_ok, lo, hi, freq)
+    metrics.update({name: spectral[name] for name in _FREQ_METRICS})
+    return metrics
+
+
+def beat_ledger(
+    clean: CleanedBeats, lo: hrv.IntArray, hi: hrv.IntArray
+) -> dict[str, hrv.FloatArray]:
+    """Per window of *recorded* beats ``[lo, hi)``: ``n_flagged`` and the count of
+    each artifact class (``LEDGER_COUNTS``; NaN when the method does not classify)."""
+    out = {"n_flagged": hrv.window_sums(clean.flagged.astype(np.float64), lo, hi)}
+    for name, code in LEDGER_COUNTS.items():
+        if clean.labels is None:
+            out[name] = np.full(lo.size, np.nan)
+        else:
+            out[name] = hrv.window_sums((clean.labels == code).astype(np.float64), lo, hi)
+    return out
+
+
+def covered_ms(
+    t_us: hrv.IntArray,
+    rr_ms: hrv.FloatArray,
+    bounds: tuple[hrv.IntArray, hrv.IntArray, hrv.IntArray],
+    start_us: hrv.IntArray,
+    end_us: hrv.IntArray,
+) -> hrv.FloatArray:
+    """Milliseconds of each window ``[start, end)`` covered by recorded intervals ``[t - rr, t)``.
+
+    ``bounds`` = ``(lo, hi, stop)``: the window's beats and the end of its
+    subject's beats. ``rr_ms`` is 0 where an interval does not count. The
+    window's beats contribute their intervals, less the part of the first one
+    before ``start``, plus the part of the next beat's interval inside the
+    window; overlaps from timestamp jitter are not removed, the sum is clipped
+    to the span.
+    """
+    lo, hi, stop = bounds
+    span_ms = (end_us - start_us) / 1000.0
+    if rr_ms.size == 0:
+        return np.zeros(lo.size)
+    has = hi > lo
+    first = np.minimum(lo, rr_ms.size - 1)
+    early = np.maximum(rr_ms[first] - (t_us[first] - start_us) / 1000.0, 0.0)
+    after = np.minimum(hi, rr_ms.size - 1)
+    tail_from = np.maximum(start_us, t_us[after] - rr_ms[after] * 1000.0)
+    tail = np.where(hi < stop, np.maximum(end_us - tail_from, 0.0) / 1000.0, 0.0)
+    inside = hrv.window_sums(rr_ms, lo, hi) - early + tail
+    return np.where(has, np.clip(inside, 0.0, span_ms), 0.0)
+
+
+def _spec_bounds_us(spec: pl.DataFrame) -> tuple[hrv.IntArray, hrv.IntArray]:
+    us = spec.select(
+        _epoch_us("window_start_utc").alias("a"), _epoch_us("window_end_utc").alias("b")
+    )
+    return us["a"].to_numpy(), us["b"].to_numpy()
+
+
 def rr_window_stats(
     beats: pl.DataFrame,
     spec: pl.DataFrame,
     cfg: CleaningConfig,
     freq: FrequencyConfig,
 ) -> pl.DataFrame:
-    """Time-domain metrics and counts for every spec row, one ``time_domain`` call,
-    plus ``lf_ms2``, ``hf_ms2``, ``lf_hf`` (NaN where gated) by ``frequency_domain``."""
+    """Per spec row: metrics of the cleaned series (one ``time_domain`` call, and
+    ``lf_ms2``, ``hf_ms2``, ``lf_hf`` by ``frequency_domain``; NaN where undefined),
+    ``n_beats`` recorded, the artifact ledger and ``covered_ms`` of the span."""
     ordered = sorted_unique_beats(beats, spec["subject_id"].unique())
     t_us = ordered["t_us"].to_numpy()
     rr = ordered["rr_ms"].to_numpy()
     slices = subject_slices(ordered["subject_id"])
     clean = cleaned_beats(t_us, rr, slices, cfg)
-    keep, lo, hi = _windowed_subset(*window_index(spec, t_us, slices), rr.size)
-    metrics = hrv.time_domain(rr[keep], clean.nn_ok[keep], clean.pair_ok[keep], lo, hi)
-    t_ms = (t_us[keep] - (t_us[keep][0] if keep.size else 0)) / 1000.0
-    spectral = frequency.frequency_domain(t_ms, rr[keep], clean.nn_ok[keep], lo, hi, freq)
-    metrics.update({name: spectral[name] for name in _FREQ_METRICS})
+    lo, hi = window_index(spec, t_us, slices)
+    metrics = _cleaned_metrics(clean, spec, freq)
+    metrics.update(beat_ledger(clean, lo, hi))
+    stops = {s: part.stop for s, part in slices.items()}
+    stop = spec["subject_id"].replace_strict(stops, default=0, return_dtype=pl.Int64).to_numpy()
+    countable = np.where(artifacts.valid_intervals(rr, cfg), rr, 0.0)
+    metrics["covered_ms"] = covered_ms(t_us, countable, (lo, hi, stop), *_spec_bounds_us(spec))
+    metrics["n_beats"] = (hi - lo).astype(np.float64)
     names = ("n_beats", "n_nn", "n_pairs", "sum_rr_ms", *hrv.METRICS, *_FREQ_METRICS)
-    return pl.DataFrame({name: metrics[name] for name in names}).with_columns(
-        pl.col("n_beats", "n_nn", "n_pairs").cast(pl.Int64)
+    columns = {name: metrics[name] for name in (*names, "n_flagged", *LEDGER_COUNTS, "covered_ms")}
+    return pl.DataFrame(columns).with_columns(
+        pl.col("n_beats", "n_nn", "n_pairs", "n_flagged").cast(pl.Int64)
     )
 
 
@@ -240,6 +396,13 @@ def _basis_and_coverage() -> list[pl.Expr]:
     return [basis.alias("basis"), coverage.clip(0.0, 1.0).alias("coverage")]
 
 
+def _rejected(q: QualityConfig) -> pl.Expr:
+    """The PhysioNet toolbox's rejection rules: too many beats corrected or too much missing."""
+    return (pl.col("pct_corrected").fill_null(0.0) > q.max_pct_corrected) | (
+        pl.col("pct_missing").fill_null(0.0) > q.max_pct_missing
+    )
+
+
 def _grade(q: QualityConfig) -> pl.Expr:
     """Quality from basis, coverage, artifact rate and NN count (before overlap flags)."""
     enough = (pl.col("n_nn") >= q.min_beats) | (pl.col("basis") == "minute_hr")
@@ -250,7 +413,7 @@ def _grade(q: QualityConfig) -> pl.Expr:
         pl.when(good).then(pl.lit("good")).when(fair).then(pl.lit("fair")).otherwise(pl.lit("poor"))
     )
     quality = pl.when(pl.col("basis") == "none").then(pl.lit("none")).otherwise(graded)
-    flagged = pl.col("flag_reason").is_not_null() & quality.is_in(["good", "fair"])
+    flagged = (pl.col("flag_reason").is_not_null() | _rejected(q)) & quality.is_in(["good", "fair"])
     return pl.when(flagged).then(pl.lit("poor")).otherwise(quality).alias("quality")
 
 
@@ -269,6 +432,20 @@ def _reason(q: QualityConfig, f: FrequencyConfig) -> pl.Expr:
                 "artifact rate {} > {}",
                 pl.col("artifact_rate").round(2),
                 pl.lit(q.good_max_artifact),
+            )
+        ),
+        pl.when(rr & (pl.col("pct_corrected") > q.max_pct_corrected)).then(
+            pl.format(
+                "{}% beats corrected > {}%",
+                pl.col("pct_corrected").round(1),
+                pl.lit(f"{q.max_pct_corrected:g}"),
+            )
+        ),
+        pl.when(rr & (pl.col("pct_missing") > q.max_pct_missing)).then(
+            pl.format(
+                "{}% of span missing > {}%",
+                pl.col("pct_missing").round(1),
+                pl.lit(f"{q.max_pct_missing:g}"),
             )
         ),
         pl.when(rr & (pl.col("n_nn") < q.min_beats)).then(
@@ -307,7 +484,27 @@ def _metric_columns() -> list[pl.Expr]:
         .alias("mean_hr_bpm")
     )
     freq = [pl.when(rr).then(pl.col(m).fill_nan(None)).alias(m) for m in _FREQ_METRICS]
-    return [mean_hr, *hrv_only, *freq]
+    hf = pl.when(rr).then(pl.col("hf_ms2").fill_nan(None))
+    ln_hf = pl.when(hf > 0).then(hf.log()).alias("ln_hf")
+    return [mean_hr, *hrv_only, *freq, ln_hf]
+
+
+def _ledger_columns(cleaning: str) -> list[pl.Expr]:
+    """Artifact ledger of ``rr`` windows (null elsewhere); see the module notes."""
+    rr = pl.col("basis") == "rr"
+    span_ms = (pl.col("window_end_utc") - pl.col("window_start_utc")).dt.total_microseconds() / 1000
+    counts = [
+        pl.when(rr).then(pl.col(c).fill_nan(None).cast(pl.Int64)).alias(c) for c in LEDGER_COUNTS
+    ]
+    corrected = pl.sum_horizontal(pl.col(c).fill_nan(None) for c in LEDGER_COUNTS)
+    missing = (1.0 - pl.col("covered_ms") / span_ms).clip(0.0, 1.0)
+    return [
+        *counts,
+        pl.when(rr).then(100.0 * corrected / pl.col("n_beats")).alias("pct_corrected"),
+        pl.when(rr & (span_ms > 0)).then(100.0 * missing).alias("pct_missing"),
+        pl.when(rr).then(pl.col("n_flagged") / pl.col("n_beats")).alias("artifact_rate"),
+        pl.when(rr).then(pl.lit(cleaning)).alias("cleaning"),
+    ]
 
 
 def episode_window_metrics(
@@ -343,9 +540,7 @@ def episode_window_metrics(
     rr_stats = rr_window_stats(beats, spec, cfg.cleaning, cfg.frequency)
     stats = pl.concat([spec, rr_stats, hr_window_stats(heart_rate, spec)], how="horizontal")
     with_basis = stats.with_columns(_basis_and_coverage()).with_columns(
-        artifact_rate=pl.when(pl.col("basis") == "rr").then(
-            1.0 - pl.col("n_nn") / pl.col("n_beats")
-        )
+        _ledger_columns(hrv.cleaning_description(cfg.cleaning))
     )
     rows = with_basis.with_columns(
         _grade(cfg.quality),
@@ -358,9 +553,9 @@ def episode_window_metrics(
 
 
 def _long_metrics(windows: pl.DataFrame) -> pl.DataFrame:
-    """One row per window row and metric in ``hrv.METRICS``."""
+    """One row per window row and metric in ``SHIFT_METRICS``."""
     return windows.unpivot(
-        on=list(hrv.METRICS),
+        on=list(SHIFT_METRICS),
         index=[*_SPEC_KEY, "window", "basis", "quality", "reason"],
         variable_name="metric",
         value_name="value",
@@ -420,7 +615,7 @@ def shifts_vs_baseline(windows: pl.DataFrame) -> pl.DataFrame:
 def episode_shifts(windows: pl.DataFrame, params_hash: str) -> pl.DataFrame:
     """The ``episode_shifts`` table from an ``episode_windows`` frame.
 
-    For every episode, non-baseline window and metric in ``hrv.METRICS``: the
+    For every episode, non-baseline window and metric in ``SHIFT_METRICS``: the
     shift from the episode's own baseline, the mean of the same shift over the
     usable control days (each against that day's baseline), and
     ``adjusted_shift = shift - control_shift_mean`` (null without a control).
@@ -449,7 +644,7 @@ def episode_shifts(windows: pl.DataFrame, params_hash: str) -> pl.DataFrame:
             "subject_id",
             "episode_id",
             pl.col("window").cast(pl.Enum(WINDOW_NAMES)),
-            pl.col("metric").cast(pl.Enum(hrv.METRICS)),
+            pl.col("metric").cast(pl.Enum(SHIFT_METRICS)),
         )
     )
     return schema.conform(out, "episode_shifts")

@@ -42,16 +42,53 @@ class WindowConfig(_Frozen):
 
 
 class CleaningConfig(_Frozen):
-    """RR cleaning before metrics: physiological limits and a successive-change rule."""
+    """RR cleaning before metrics (``tearsignals.hrv.clean_series``).
 
+    ``method="lipponen"`` (default) detects ectopic, missed, extra and long/short
+    beats by Lipponen & Tarvainen (2019), the Kubios method, and *corrects* them
+    (``tearsignals.artifacts``); ``"median"`` is the simple rule: physiological
+    limits plus a deviation from the local median, flagged beats *rejected*.
+    Both apply ``rr_min_ms``/``rr_max_ms`` to the (corrected) intervals and
+    ``gap_tolerance_ms`` to decide which intervals are truly successive.
+
+    Lipponen is the default with two guards, each earned on real recordings
+    (``tests/golden/test_artifacts_real.py``): ``lipponen_floor_ms`` (without
+    it ~7 % of 128-Hz-quantised sinus beats are flagged) and
+    ``lipponen_residual_gate`` (without it sustained bigeminy/trigeminy passes
+    as normal: the adaptive thresholds grow with the ectopic pattern).
+    """
+
+    method: Literal["median", "lipponen"] = "lipponen"
     rr_min_ms: float = Field(300.0, gt=0)
     rr_max_ms: float = Field(2000.0, gt=0)
     max_successive_change: float = Field(
-        0.2, gt=0, le=1.0, description="largest relative deviation from the local median RR"
+        0.2,
+        gt=0,
+        le=1.0,
+        description="largest relative deviation from the local median RR (median rule; "
+        "lipponen's residual gate)",
     )
-    median_window: int = Field(11, ge=3, description="beats in the local median (odd)")
+    median_window: int = Field(
+        11, ge=3, description="beats in the local median (odd); both methods (Lipponen's mRR)"
+    )
     gap_tolerance_ms: float = Field(
         250.0, ge=0, description="beat time gap beyond rr_ms by more than this breaks succession"
+    )
+    lipponen_c1: float = Field(0.13, ge=0, description="lipponen: slope of the ectopic boundary")
+    lipponen_c2: float = Field(0.17, ge=0, description="lipponen: offset of the ectopic boundary")
+    lipponen_alpha: float = Field(
+        5.2, gt=0, description="lipponen: thresholds = alpha x quartile deviation"
+    )
+    lipponen_window: int = Field(
+        91, ge=5, description="lipponen: beats in the quartile-deviation window (odd)"
+    )
+    lipponen_floor_ms: float = Field(
+        50.0,
+        ge=0,
+        description="lipponen: least threshold (ms); 0 = the paper (see tearsignals.artifacts)",
+    )
+    lipponen_residual_gate: bool = Field(
+        True, description="lipponen: reject corrected intervals far from their local median"
     )
 
 
@@ -97,18 +134,83 @@ class FrequencyConfig(_Frozen):
 
 
 class QualityConfig(_Frozen):
-    """Grades per window. ``good`` needs coverage and a low artifact rate."""
+    """Grades per window. ``good`` needs coverage and a low artifact rate.
+
+    ``max_pct_corrected`` and ``max_pct_missing`` are the PhysioNet
+    Cardiovascular Signal Toolbox rejection rules (``RejectionThreshold`` 0.2,
+    ``MissingDataThreshold`` 0.15): an ``rr`` window with more of its beats
+    corrected, or more of its span without beats, is ``poor`` whatever else holds.
+    """
 
     good_coverage: float = Field(0.6, ge=0, le=1)
     fair_coverage: float = Field(0.4, ge=0, le=1)
     good_max_artifact: float = Field(0.05, ge=0, le=1)
     fair_max_artifact: float = Field(0.2, ge=0, le=1)
     min_beats: int = Field(30, ge=2)
+    max_pct_corrected: float = Field(
+        20.0, ge=0, le=100, description="percent of beats corrected above which a window is poor"
+    )
+    max_pct_missing: float = Field(
+        15.0, ge=0, le=100, description="percent of the span without beats above which it is poor"
+    )
+
+
+class TimecourseConfig(_Frozen):
+    """Event-locked time course (``tearsignals.timecourse``): bins and per-bin quality.
+
+    Bins of ``bin_min`` minutes run from ``start_min`` to ``end_min`` around the
+    episode onset and, separately, around its end. A bin's values count only
+    when its coverage, artifact rate and clean-beat count pass the thresholds.
+    """
+
+    bin_min: float = Field(2.0, ge=1.0, le=2.0, description="bin width, minutes")
+    start_min: float = Field(-30.0, le=0.0, description="first bin start vs the anchor")
+    end_min: float = Field(120.0, gt=0.0, description="last bin end vs the anchor")
+    min_coverage: float = Field(0.6, ge=0, le=1)
+    max_artifact: float = Field(0.2, ge=0, le=1)
+    min_nn: int = Field(20, ge=2, description="clean intervals a bin needs for HR/ln RMSSD")
+
+    @model_validator(mode="after")
+    def _whole_bins(self) -> TimecourseConfig:
+        n = (self.end_min - self.start_min) / self.bin_min
+        if abs(n - round(n)) > 1e-9:
+            raise ValueError("end_min - start_min must be a whole number of bins")
+        return self
 
 
 class StatsConfig(_Frozen):
+    """Cohort statistics: bootstrap, the mixed model (``tearsignals.mixed``), time course.
+
+    ``model_metrics`` x ``model_windows`` is the pre-declared family the mixed
+    model covers (metrics absent from the shifts are skipped); the FDR
+    correction runs over it per shift kind and term.
+    """
+
     n_boot: int = Field(2000, ge=100)
     seed: int = 0
+    model_metrics: tuple[str, ...] = (
+        "mean_hr_bpm",
+        "ln_rmssd",
+        "rmssd_ms",
+        "sdnn_ms",
+        "lf_ms2",
+        "hf_ms2",
+        "lf_hf",
+    )
+    model_windows: tuple[str, ...] = WINDOW_NAMES[1:]
+    moderators: tuple[Literal["intensity", "context"], ...] = ("intensity", "context")
+    model_min_subjects: int = Field(3, ge=2, description="fewer subjects: no model (method none)")
+    min_context_episodes: int = Field(
+        5, ge=1, description="rarer contexts are pooled into 'other' for the context term"
+    )
+    timecourse: TimecourseConfig = TimecourseConfig()
+
+    @model_validator(mode="after")
+    def _known_windows(self) -> StatsConfig:
+        unknown = sorted(set(self.model_windows) - set(WINDOW_NAMES[1:]))
+        if unknown:
+            raise ValueError(f"model_windows: unknown or baseline window(s) {unknown}")
+        return self
 
 
 class AnalysisConfig(_Frozen):

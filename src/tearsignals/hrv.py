@@ -36,8 +36,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+import scipy
 from scipy.ndimage import median_filter
 
+from tearsignals import __version__, artifacts
 from tearsignals.config import CleaningConfig
 
 FloatArray = npt.NDArray[np.float64]
@@ -78,27 +80,110 @@ def clean_rr(t_ms: FloatArray, rr_ms: FloatArray, cfg: CleaningConfig) -> CleanB
     [True, True, True, False, False, True, True, True]
     """
     rr = np.asarray(rr_ms, dtype=np.float64)
-    t = np.asarray(t_ms, dtype=np.float64)
-    n = rr.size
-    in_range = (rr >= cfg.rr_min_ms) & (rr <= cfg.rr_max_ms)
+    nn_ok = in_limits(rr, cfg) & near_local_median(rr, cfg)
+    successive = artifacts.successive_intervals(t_ms, rr, cfg.gap_tolerance_ms)
+    return CleanBeats(nn_ok=nn_ok, pair_ok=usable_pairs(nn_ok, successive))
+
+
+def in_limits(rr_ms: FloatArray, cfg: CleaningConfig) -> BoolArray:
+    """Intervals within the physiological limits ``[rr_min_ms, rr_max_ms]`` (NaN: False)."""
+    with np.errstate(invalid="ignore"):
+        return (rr_ms >= cfg.rr_min_ms) & (rr_ms <= cfg.rr_max_ms)
+
+
+def near_local_median(rr_ms: FloatArray, cfg: CleaningConfig) -> BoolArray:
+    """Within ``max_successive_change`` of the centred ``median_window``-beat median.
+
+    Missing intervals are bridged by interpolation for the median only (a NaN
+    inside the filter would otherwise reject its normal neighbours too) and
+    are never near it themselves.
+    """
+    rr = np.asarray(rr_ms, dtype=np.float64)
     finite = np.isfinite(rr)
     if not finite.any():
-        return CleanBeats(nn_ok=in_range, pair_ok=in_range.copy())
-    # Missing intervals are bridged by interpolation for the local median only:
-    # a NaN inside the filter would otherwise reject its normal neighbours too.
-    idx = np.arange(n)
+        return finite
+    idx = np.arange(rr.size)
     bridged = np.where(finite, rr, np.interp(idx, idx[finite], rr[finite]))
-    local = median_filter(bridged, size=min(cfg.median_window, n), mode="nearest")
-    near_local = np.abs(rr - local) <= cfg.max_successive_change * local
-    nn_ok = in_range & near_local
-    successive = np.zeros(n, dtype=bool)
-    successive[1:] = np.abs(np.diff(t) - rr[1:]) <= cfg.gap_tolerance_ms
-    pair_ok = np.zeros(n, dtype=bool)
+    local = median_filter(bridged, size=min(cfg.median_window, rr.size), mode="nearest")
+    with np.errstate(invalid="ignore"):
+        return np.abs(rr - local) <= cfg.max_successive_change * local
+
+
+def usable_pairs(nn_ok: BoolArray, successive: BoolArray) -> BoolArray:
+    """A difference counts where both intervals are NN and the second follows without a gap."""
+    pair_ok = np.zeros(nn_ok.size, dtype=bool)
     pair_ok[1:] = nn_ok[1:] & nn_ok[:-1] & successive[1:]
-    return CleanBeats(nn_ok=nn_ok, pair_ok=pair_ok)
+    return pair_ok
 
 
-def _window_sums(values: FloatArray, lo: IntArray, hi: IntArray) -> FloatArray:
+@dataclass(frozen=True)
+class CleanSeries:
+    """One recording after cleaning: the series metrics use, and the recorded beats' fate.
+
+    ``t_ms``, ``rr_ms``, ``source``, ``nn_ok`` and ``pair_ok`` describe the
+    cleaned series (for ``lipponen`` the corrected one, which may hold more or
+    fewer beats than were recorded; ``source`` is the recorded beat behind each
+    of its beats). ``labels`` (``artifacts.LABELS`` codes, ``None`` for the
+    median rule, which does not classify) and ``flagged`` (corrected or
+    rejected) have one entry per *recorded* beat.
+    """
+
+    t_ms: FloatArray
+    rr_ms: FloatArray
+    source: IntArray
+    nn_ok: BoolArray
+    pair_ok: BoolArray
+    labels: artifacts.LabelArray | None
+    flagged: BoolArray
+
+
+def clean_series(t_ms: FloatArray, rr_ms: FloatArray, cfg: CleaningConfig) -> CleanSeries:
+    """Clean one recording (one subject) by ``cfg.method``; see :class:`CleanSeries`.
+
+    ``median``: :func:`clean_rr` - flagged intervals are rejected, nothing is
+    corrected. ``lipponen``: beats are classified and corrected
+    (``tearsignals.artifacts``); a corrected interval is NN when it lies
+    within the physiological limits and - the residual gate, unless
+    ``lipponen_residual_gate`` is off - within ``max_successive_change`` of
+    the local median of the *corrected* series.
+    The gate catches what the adaptive thresholds accept as normal: in
+    sustained bigeminy or trigeminy the quartile deviation grows with the
+    ectopic pattern and Lipponen flags only a few beats (see
+    ``tests/golden/test_artifacts_real.py``). Corrected beats count as NN;
+    a difference is usable when both intervals are NN and successive in the
+    recorded times (so the halves of a split missed interval pair up).
+
+    Examples
+    --------
+    >>> rr = np.array([800.0, 805, 795, 480, 1120, 800, 810, 790, 802, 798, 805, 800])
+    >>> out = clean_series(np.cumsum(rr), rr, CleaningConfig())
+    >>> out.flagged.tolist()[2:6], out.rr_ms[3:5].round().tolist(), bool(out.nn_ok.all())
+    ([False, True, True, False], [797.0, 798.0], True)
+    """
+    t = np.asarray(t_ms, dtype=np.float64)
+    rr = np.asarray(rr_ms, dtype=np.float64)
+    if cfg.method == "median":
+        clean = clean_rr(t, rr, cfg)
+        source = np.arange(rr.size, dtype=np.int64)
+        return CleanSeries(t, rr, source, clean.nn_ok, clean.pair_ok, None, ~clean.nn_ok)
+    labels = artifacts.classify_beats(t, rr, cfg)
+    fixed = artifacts.correct_beats(t, rr, labels, cfg)
+    nn_ok = in_limits(fixed.rr_ms, cfg)
+    if cfg.lipponen_residual_gate:
+        nn_ok &= near_local_median(fixed.rr_ms, cfg)
+    rejected = np.bincount(fixed.source[~nn_ok], minlength=rr.size) > 0
+    return CleanSeries(
+        t_ms=fixed.t_ms,
+        rr_ms=fixed.rr_ms,
+        source=fixed.source,
+        nn_ok=nn_ok,
+        pair_ok=usable_pairs(nn_ok, fixed.successive),
+        labels=labels,
+        flagged=(labels != artifacts.NORMAL) | rejected,
+    )
+
+
+def window_sums(values: FloatArray, lo: IntArray, hi: IntArray) -> FloatArray:
     """Sum of ``values[lo:hi]`` for every window, by prefix sums."""
     prefix = np.concatenate(([0.0], np.cumsum(values, dtype=np.float64)))
     return prefix[hi] - prefix[lo]
@@ -163,15 +248,15 @@ def time_domain(
     pair_in = pair_ok.astype(np.float64)
     d = np.where(pair_ok, d, 0.0)
 
-    n_nn = _window_sums(nn_ok.astype(np.float64), lo, hi)
-    s_x = _window_sums(x, lo, hi)
-    s_xx = _window_sums(x * x, lo, hi)
-    s_hr = _window_sums(inst_hr, lo, hi)
+    n_nn = window_sums(nn_ok.astype(np.float64), lo, hi)
+    s_x = window_sums(x, lo, hi)
+    s_xx = window_sums(x * x, lo, hi)
+    s_hr = window_sums(inst_hr, lo, hi)
     lo_pair = np.minimum(lo + 1, hi)
-    n_d = _window_sums(pair_in, lo_pair, hi)
-    s_d = _window_sums(d, lo_pair, hi)
-    s_dd = _window_sums(d * d, lo_pair, hi)
-    n_50 = _window_sums((np.abs(d) > 50.0).astype(np.float64), lo_pair, hi)
+    n_d = window_sums(pair_in, lo_pair, hi)
+    s_d = window_sums(d, lo_pair, hi)
+    s_dd = window_sums(d * d, lo_pair, hi)
+    n_50 = window_sums((np.abs(d) > 50.0).astype(np.float64), lo_pair, hi)
 
     sdnn = np.sqrt(_centered_var(s_x, s_xx, n_nn))
     rmssd = np.sqrt(_safe_div(s_dd, n_d))
@@ -185,7 +270,7 @@ def time_domain(
         "n_beats": (hi - lo).astype(np.float64),
         "n_nn": n_nn,
         "n_pairs": n_d,
-        "sum_rr_ms": _window_sums(rr, lo, hi),
+        "sum_rr_ms": window_sums(rr, lo, hi),
         "mean_nn_ms": _safe_div(s_x, n_nn) + ref,
         "mean_hr_bpm": _safe_div(s_hr, n_nn),
         "rmssd_ms": rmssd,
@@ -205,3 +290,26 @@ def window_bounds(
     lo = np.searchsorted(t, start, side="left").astype(np.int64)
     hi = np.searchsorted(t, end, side="left").astype(np.int64)
     return lo, hi
+
+
+def cleaning_description(cfg: CleaningConfig) -> str:
+    """Compact provenance of the cleaning: method, parameters, library versions.
+
+    Examples
+    --------
+    >>> cleaning_description(CleaningConfig(method="median")).split("; ")[:2]
+    ['median(window=11,max_change=0.2)', 'limits 300-2000 ms']
+    """
+    if cfg.method == "median":
+        method = f"median(window={cfg.median_window},max_change={cfg.max_successive_change:g})"
+    else:
+        gate = f"{cfg.max_successive_change:g}" if cfg.lipponen_residual_gate else "off"
+        method = (
+            f"lipponen2019(c1={cfg.lipponen_c1:g},c2={cfg.lipponen_c2:g},"
+            f"alpha={cfg.lipponen_alpha:g},window={cfg.lipponen_window},"
+            f"median={cfg.median_window},floor_ms={cfg.lipponen_floor_ms:g},gate={gate})"
+        )
+    return (
+        f"{method}; limits {cfg.rr_min_ms:g}-{cfg.rr_max_ms:g} ms; "
+        f"tearsignals {__version__}; numpy {np.__version__}; scipy {scipy.__version__}"
+    )

@@ -9,8 +9,19 @@ import polars as pl
 import pytest
 
 from tearsignals import hrv, schema
-from tearsignals.analysis import SHIFT_EXCLUSIONS, episode_shifts, episode_window_metrics
-from tearsignals.config import WINDOW_NAMES, AnalysisConfig, CleaningConfig, WindowConfig
+from tearsignals.analysis import (
+    SHIFT_EXCLUSIONS,
+    SHIFT_METRICS,
+    episode_shifts,
+    episode_window_metrics,
+)
+from tearsignals.config import (
+    WINDOW_NAMES,
+    AnalysisConfig,
+    CleaningConfig,
+    QualityConfig,
+    WindowConfig,
+)
 from tearsignals.windows import OVERLAP_REASON, episode_windows_spec
 
 T0 = datetime(2024, 5, 2, 10, 0, tzinfo=UTC)
@@ -53,7 +64,9 @@ def hr_frame(subject: str, times: list[datetime], hr_bpm: list[float]) -> pl.Dat
             "hr_bpm": hr_bpm,
         }
     )
-    return schema.conform(frame, "heart_rate")
+    # Columns this module does not care about (nullable extras) are left null.
+    absent = [c for c in schema.table("heart_rate").column_names if c not in frame.columns]
+    return schema.conform(frame.with_columns(pl.lit(None).alias(c) for c in absent), "heart_rate")
 
 
 def episodes_frame(*rows: tuple[str, str, datetime, datetime]) -> pl.DataFrame:
@@ -124,30 +137,154 @@ def test_rmssd_matches_an_independent_numpy_oracle() -> None:
     assert acute["coverage"] == pytest.approx(min(1.0, inside.sum() / span_ms))
 
 
-def test_artifacts_are_cleaned_per_subject_and_reported() -> None:
-    rr = regular_rr(20000, 800.0, 4)
-    beats = beats_frame("s1", T0, rr)
-    acute_idx = (
-        int(np.searchsorted(beats["t_utc"].dt.epoch("us").to_numpy(), ONSET.timestamp() * 1e6)) + 50
-    )
+def _acute_us() -> tuple[np.ndarray, np.ndarray]:
+    start = int(ONSET.timestamp() * 1e6)
+    return np.array([start]), np.array([start + 4 * 60_000_000])
+
+
+def _with_ectopic(seed: int) -> tuple[pl.DataFrame, int]:
+    """Regular beats with one premature beat (and its compensatory pause) inside acute."""
+    rr = regular_rr(20000, 800.0, seed)
+    t_us = beats_frame("s1", T0, rr)["t_utc"].dt.epoch("us").to_numpy()
+    at = int(np.searchsorted(t_us, ONSET.timestamp() * 1e6)) + 50
     rr_art = rr.copy()
-    rr_art[acute_idx] = 450.0  # ectopic beat; the compensatory pause follows
-    rr_art[acute_idx + 1] = rr[acute_idx] + rr[acute_idx + 1] - 450.0
-    beats_art = beats_frame("s1", T0, rr_art)
+    rr_art[at] = 450.0  # ectopic beat; the compensatory pause follows
+    rr_art[at + 1] = rr[at] + rr[at + 1] - 450.0
+    return beats_frame("s1", T0, rr_art), at
+
+
+def test_artifacts_are_corrected_per_subject_and_reported() -> None:
+    beats_art, _ = _with_ectopic(4)
     out = metrics_for(beats_art, episodes_frame(("s1", "e1", ONSET, END)))
     acute = out.filter(pl.col("window") == "acute").row(0, named=True)
-    clean = hrv.clean_rr(
-        beats_art["t_utc"].dt.epoch("us").to_numpy() / 1000.0, rr_art, CleaningConfig()
-    )
-    lo, hi = hrv.window_bounds(
-        beats_art["t_utc"].dt.epoch("us").to_numpy(),
-        np.array([int(ONSET.timestamp() * 1e6)]),
-        np.array([int((ONSET + timedelta(minutes=4)).timestamp() * 1e6)]),
-    )
-    want = hrv.time_domain(rr_art, clean.nn_ok, clean.pair_ok, lo, hi)
+    t_us = beats_art["t_utc"].dt.epoch("us").to_numpy()
+    series = hrv.clean_series(t_us / 1000.0, beats_art["rr_ms"].to_numpy(), CleaningConfig())
+    lo, hi = hrv.window_bounds(np.round(series.t_ms * 1000).astype(np.int64), *_acute_us())
+    want = hrv.time_domain(series.rr_ms, series.nn_ok, series.pair_ok, lo, hi)
+    # Both intervals of the pair are corrected: flagged, yet NN, and the metrics see them.
     assert acute["artifact_rate"] == pytest.approx(2 / acute["n_beats"])
+    assert (acute["n_ectopic"], acute["n_long_short"], acute["n_missed"], acute["n_extra"]) == (
+        1,
+        1,
+        0,
+        0,
+    )
+    assert acute["pct_corrected"] == pytest.approx(200 / acute["n_beats"])
+    assert acute["cleaning"].startswith("lipponen2019(c1=0.13,c2=0.17,alpha=5.2")
+    assert float(want["n_nn"][0]) == acute["n_beats"]
     for metric in hrv.METRICS:
         assert acute[metric] == pytest.approx(float(want[metric][0]), rel=1e-9)
+    during = out.filter(pl.col("window") == "during").row(0, named=True)
+    assert during["n_ectopic"] == 1  # during contains acute
+    elsewhere = out.filter(~pl.col("window").is_in(["acute", "during"]))
+    assert elsewhere["pct_corrected"].max() == 0.0
+
+
+def test_median_method_rejects_artifacts_instead() -> None:
+    beats_art, _ = _with_ectopic(4)
+    cfg = AnalysisConfig(
+        windows=WindowConfig(n_controls=0), cleaning=CleaningConfig(method="median")
+    )
+    spec = episode_windows_spec(episodes_frame(("s1", "e1", ONSET, END)), cfg.windows)
+    out = episode_window_metrics(beats_art, schema.empty("heart_rate"), spec, cfg, "h")
+    acute = out.filter(pl.col("window") == "acute").row(0, named=True)
+    t_us = beats_art["t_utc"].dt.epoch("us").to_numpy()
+    rr_art = beats_art["rr_ms"].to_numpy()
+    clean = hrv.clean_rr(t_us / 1000.0, rr_art, cfg.cleaning)
+    want = hrv.time_domain(
+        rr_art, clean.nn_ok, clean.pair_ok, *hrv.window_bounds(t_us, *_acute_us())
+    )
+    assert acute["artifact_rate"] == pytest.approx(2 / acute["n_beats"])
+    assert acute["n_ectopic"] is None  # the median rule does not classify
+    assert acute["pct_corrected"] == 0.0
+    assert acute["cleaning"].startswith("median(window=11,max_change=0.2)")
+    for metric in hrv.METRICS:
+        assert acute[metric] == pytest.approx(float(want[metric][0]), rel=1e-9)
+
+
+def _plant_in_pre(rr: np.ndarray, t_us: np.ndarray) -> np.ndarray:
+    """One ectopic pair, one missed and one extra beat inside the pre window."""
+    at = int(np.searchsorted(t_us, (ONSET - timedelta(minutes=4)).timestamp() * 1e6))
+    out = rr.copy()
+    out[at], out[at + 1] = 0.6 * rr[at], rr[at + 1] + 0.4 * rr[at]  # ectopic + pause
+    out[at + 60] = rr[at + 60] + rr[at + 61]  # missed: beat at + 61 is dropped below
+    extra = [0.3 * rr[at + 120], 0.7 * rr[at + 120]]  # extra: interval at + 120 in two
+    return np.concatenate([out[: at + 61], out[at + 62 : at + 120], extra, out[at + 121 :]])
+
+
+def test_ledger_adds_up_and_names_each_class() -> None:
+    rr = regular_rr(20000, 800.0, 14)
+    t_us = beats_frame("s1", T0, rr)["t_utc"].dt.epoch("us").to_numpy()
+    out = metrics_for(
+        beats_frame("s1", T0, _plant_in_pre(rr, t_us)), episodes_frame(("s1", "e1", ONSET, END))
+    )
+    rr_rows = out.filter(pl.col("basis") == "rr")
+    counts = rr_rows.select(pl.sum_horizontal("n_ectopic", "n_missed", "n_extra", "n_long_short"))
+    corrected = counts.to_series()
+    assert rr_rows["pct_corrected"].to_list() == pytest.approx(
+        (100 * corrected / rr_rows["n_beats"]).to_list(), rel=1e-12
+    )
+    assert (rr_rows["artifact_rate"] * rr_rows["n_beats"] >= corrected - 1e-9).all()
+    pre = out.filter(pl.col("window") == "pre").row(0, named=True)
+    assert (pre["n_ectopic"], pre["n_missed"], pre["n_extra"]) == (1, 1, 1)
+    assert pre["n_long_short"] == 1  # the premature interval of the ectopic pair
+    assert pre["quality"] == "good"
+    # The corrected series is the clean one again, give or take two interpolated intervals.
+    baseline_like = out.filter(pl.col("window") == "acute").row(0, named=True)
+    assert pre["rmssd_ms"] == pytest.approx(baseline_like["rmssd_ms"], rel=0.1)
+
+
+def test_quality_rejects_windows_with_too_many_corrected_beats() -> None:
+    rr = regular_rr(20000, 800.0, 15)
+    t_us = beats_frame("s1", T0, rr)["t_utc"].dt.epoch("us").to_numpy()
+    beats = beats_frame("s1", T0, _plant_in_pre(rr, t_us))  # 4 of ~375 beats: 1.1 %
+    eps = episodes_frame(("s1", "e1", ONSET, END))
+    spec = episode_windows_spec(eps, CFG.windows)
+    strict = CFG.model_copy(update={"quality": QualityConfig(max_pct_corrected=1.0)})
+    lenient = CFG.model_copy(update={"quality": QualityConfig(max_pct_corrected=2.0)})
+    hr = schema.empty("heart_rate")
+    pre_strict = episode_window_metrics(beats, hr, spec, strict, "h").row(1, named=True)
+    pre_lenient = episode_window_metrics(beats, hr, spec, lenient, "h").row(1, named=True)
+    assert pre_strict["window"] == pre_lenient["window"] == "pre"
+    assert pre_strict["quality"] == "poor"
+    assert f"{round(pre_strict['pct_corrected'], 1)}% beats corrected > 1%" in pre_strict["reason"]
+    assert pre_lenient["quality"] == "good"
+    assert QualityConfig().max_pct_corrected == 20.0  # PhysioNet toolbox RejectionThreshold
+
+
+@pytest.mark.parametrize(("gap_s", "poor"), [(30, False), (45, True)])
+def test_quality_rejects_windows_with_too_much_span_missing(gap_s: int, poor: bool) -> None:
+    beats = beats_frame("s1", T0, regular_rr(20000, 800.0, 16))
+    gap_from = ONSET + timedelta(seconds=60)
+    beats = beats.filter(
+        (pl.col("t_utc") < gap_from) | (pl.col("t_utc") >= gap_from + timedelta(seconds=gap_s))
+    )
+    out = metrics_for(beats, episodes_frame(("s1", "e1", ONSET, END)))
+    acute = out.filter(pl.col("window") == "acute").row(0, named=True)
+    # The gap runs from the last beat before it to the start of the first interval after it.
+    t_ms = beats["t_utc"].dt.epoch("us").to_numpy() / 1000.0
+    after = int(np.searchsorted(t_ms, (gap_from + timedelta(seconds=gap_s)).timestamp() * 1000))
+    missing_ms = t_ms[after] - beats["rr_ms"][after] - t_ms[after - 1]
+    assert missing_ms == pytest.approx(gap_s * 1000, abs=1000)
+    assert acute["pct_missing"] == pytest.approx(100 * missing_ms / 240_000, abs=1e-4)
+    assert acute["artifact_rate"] == 0.0 and acute["coverage"] >= 0.8
+    assert (acute["quality"] == "poor") is poor
+    assert ("% of span missing > 15%" in (acute["reason"] or "")) is poor
+    complete = out.filter(pl.col("window") == "baseline").row(0, named=True)
+    assert complete["pct_missing"] == pytest.approx(0.0, abs=0.01)
+
+
+def test_ln_hf_and_frequency_shifts() -> None:
+    beats = beats_frame("s1", T0, regular_rr(20000, 800.0, 17))
+    windows = metrics_for(beats, episodes_frame(("s1", "e1", ONSET, END)))
+    rr_rows = windows.filter(pl.col("hf_ms2").is_not_null())
+    assert rr_rows.height == windows.height
+    assert rr_rows["ln_hf"].to_list() == pytest.approx(np.log(rr_rows["hf_ms2"]).to_list())
+    shifts = episode_shifts(windows, "h")
+    ln_hf = shift_row(shifts, "post_0_20", "ln_hf")
+    hf = shift_row(shifts, "post_0_20", "hf_ms2")
+    assert ln_hf["shift"] == pytest.approx(np.log(hf["value"] / hf["baseline_value"]))
+    assert {"lf_ms2", "hf_ms2", "lf_hf"} <= set(shifts["metric"])
 
 
 def test_unsorted_and_duplicated_beats_give_the_same_table() -> None:
@@ -354,7 +491,7 @@ def test_shift_arithmetic_with_controls() -> None:
     out = episode_shifts(w, "h")
     assert out.equals(schema.conform(out, "episode_shifts"))
     assert set(out["window"]) == {"pre"}
-    assert set(out["metric"]) == set(hrv.METRICS)
+    assert set(out["metric"]) == set(SHIFT_METRICS)
     hr = shift_row(out, "pre", "mean_hr_bpm")
     assert (hr["value"], hr["baseline_value"], hr["shift"]) == (75.0, 70.0, 5.0)
     assert hr["n_controls"] == 2
@@ -438,7 +575,7 @@ def test_pipeline_shifts_conform_end_to_end() -> None:
     spec = episode_windows_spec(episodes_frame(("s1", "e1", ONSET, END)), cfg.windows)
     windows = episode_window_metrics(beats, schema.empty("heart_rate"), spec, cfg, "h")
     out = episode_shifts(windows, "h")
-    assert out.height == (len(WINDOW_NAMES) - 1) * len(hrv.METRICS)
+    assert out.height == (len(WINDOW_NAMES) - 1) * len(SHIFT_METRICS)
     assert out["shift"].null_count() == 0
     assert set(out["n_controls"]) == {1}
     assert out["adjusted_shift"].null_count() == 0

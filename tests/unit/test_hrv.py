@@ -15,7 +15,14 @@ import numpy as np
 import pytest
 
 from tearsignals.config import CleaningConfig
-from tearsignals.hrv import METRICS, clean_rr, time_domain, window_bounds
+from tearsignals.hrv import (
+    METRICS,
+    clean_rr,
+    clean_series,
+    cleaning_description,
+    time_domain,
+    window_bounds,
+)
 
 DEFINED_WITH_ONE_NN = ("mean_nn_ms", "mean_hr_bpm")
 
@@ -325,3 +332,75 @@ def test_clean_rr_trusts_the_caller_to_split_subjects() -> None:
 
     out = time_domain(rr, nn_ok, pair_ok, np.array([0]), np.array([rr.size]))
     assert out["n_pairs"][0] == rr.size - 2
+
+
+# --- clean_series (the method switch) -------------------------------------------------------
+
+
+def _rhythm(n: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return 800 + 30 * np.sin(np.arange(n) / 3) + rng.normal(0, 5, n)
+
+
+def test_clean_series_median_is_clean_rr_on_the_recorded_beats() -> None:
+    rr = _rhythm(200, 1)
+    rr[[50, 51]] = [480.0, rr[50] + rr[51] - 480.0]
+    t = np.cumsum(rr)
+    cfg = CleaningConfig(method="median")
+    series = clean_series(t, rr, cfg)
+    plain = clean_rr(t, rr, cfg)
+    assert np.array_equal(series.rr_ms, rr) and np.array_equal(series.t_ms, t)
+    assert np.array_equal(series.nn_ok, plain.nn_ok)
+    assert np.array_equal(series.pair_ok, plain.pair_ok)
+    assert np.array_equal(series.flagged, ~plain.nn_ok)
+    assert series.labels is None
+
+
+def test_clean_series_lipponen_corrects_and_counts_corrected_beats_as_nn() -> None:
+    rr = _rhythm(200, 2)
+    rr[[50, 51]] = [480.0, rr[50] + rr[51] - 480.0]
+    series = clean_series(np.cumsum(rr), rr, CleaningConfig())
+    assert np.flatnonzero(series.flagged).tolist() == [50, 51]
+    assert series.nn_ok.all()
+    assert np.flatnonzero(~series.pair_ok).tolist() == [0]  # differences across them count
+    assert abs(series.rr_ms[50] - 800) < 60 and abs(series.rr_ms[51] - 800) < 60
+
+
+def test_residual_gate_rejects_what_correction_left_far_from_its_neighbours() -> None:
+    # Alternating 500/1100 ms (bigeminy) for 60 beats inside a normal rhythm: the
+    # adaptive thresholds absorb the pattern, the local-median gate does not.
+    rr = _rhythm(300, 3)
+    rr[120:180:2], rr[121:180:2] = 500.0, 1100.0
+    t = np.cumsum(rr)
+    gated = clean_series(t, rr, CleaningConfig())
+    ungated = clean_series(t, rr, CleaningConfig(lipponen_residual_gate=False))
+    assert gated.flagged[120:180].mean() > 0.9
+    assert not gated.nn_ok[130:170].any()
+    assert gated.flagged[ungated.flagged].all()
+    assert ungated.flagged.sum() < gated.flagged.sum()
+
+
+def test_limits_apply_to_corrected_values() -> None:
+    cfg = CleaningConfig(rr_min_ms=780.0, rr_max_ms=1000.0)
+    clean = _rhythm(201, 4)
+    rr = np.delete(clean, 101)
+    rr[100] = clean[100] + clean[101]  # a missed beat: ~1600 ms, beyond rr_max_ms
+    series = clean_series(np.cumsum(rr), rr, cfg)
+    assert series.labels is not None
+    assert series.labels[100] == 2  # MISSED
+    assert series.rr_ms.size == rr.size + 1
+    assert series.nn_ok[series.source == 100].all()  # the halves are back in range
+    # Normal beats of the rhythm below rr_min_ms: not artifacts, yet not NN.
+    low = np.flatnonzero((rr < 780.0) & (series.labels == 0))
+    assert low.size > 10
+    assert not series.nn_ok[np.isin(series.source, low)].any()
+    assert series.flagged[low].all()
+    assert np.array_equal(np.flatnonzero(series.flagged), np.union1d(low, [100]))
+
+
+def test_cleaning_description_names_method_parameters_and_versions() -> None:
+    text = cleaning_description(CleaningConfig())
+    assert text.startswith("lipponen2019(c1=0.13,c2=0.17,alpha=5.2,window=91,median=11,")
+    assert "floor_ms=50,gate=0.2)" in text
+    assert f"numpy {np.__version__}" in text and "tearsignals " in text
+    assert "gate=off" in cleaning_description(CleaningConfig(lipponen_residual_gate=False))
