@@ -9,8 +9,9 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from scipy import stats as sps
 
-from tearsignals import schema
+from tearsignals import mixed, schema
 from tearsignals.config import StatsConfig
+from tearsignals.mixed import bh_qvalues
 from tearsignals.stats import (
     bootstrap_mean_ci,
     cohort_summary,
@@ -139,3 +140,44 @@ def test_bootstrap_ci_is_reproducible() -> None:
     x = np.arange(10.0)
     first = bootstrap_mean_ci(x, 500, np.random.default_rng(1))
     assert first == bootstrap_mean_ci(x, 500, np.random.default_rng(1))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(st.floats(0.0, 1.0), st.just(float("nan"))), min_size=1, max_size=40))
+def test_bh_q_values_match_statsmodels(p: list[float]) -> None:
+    from statsmodels.stats.multitest import multipletests
+
+    x = np.array(p)
+    q = bh_qvalues(x)
+    ok = np.isfinite(x)
+    assert np.array_equal(np.isnan(q), ~ok)
+    if ok.any():
+        expected = multipletests(x[ok], method="fdr_bh")[1]
+        assert np.allclose(q[ok], expected, rtol=1e-12, atol=1e-15)
+        assert np.all(q[ok] >= x[ok] - 1e-15)
+
+
+cohort_groups = st.lists(
+    st.lists(st.floats(-50.0, 50.0, allow_nan=False), min_size=1, max_size=6),
+    min_size=3,
+    max_size=6,
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(cohort_groups, st.floats(-100.0, 100.0))
+def test_mixed_intercept_lies_between_subject_means_and_moves_with_the_data(
+    groups: list[list[float]], c: float
+) -> None:
+    y = np.concatenate([np.array(g) for g in groups])
+    assume(np.std(y) > 1e-3)
+    codes = np.repeat(np.arange(len(groups)), [len(g) for g in groups])
+    names = ("intercept",)
+    cfg = StatsConfig(moderators=())
+    fit = mixed.fit_model(y, np.ones((y.size, 1)), codes, names, cfg)
+    means = [float(np.mean(g)) for g in groups]
+    assert fit.method in ("mixedlm", "ols_cluster")
+    assert min(means) - 1e-6 <= fit.estimate[0] <= max(means) + 1e-6
+    moved = mixed.fit_model(y + c, np.ones((y.size, 1)), codes, names, cfg)
+    assert moved.estimate[0] == pytest.approx(fit.estimate[0] + c, abs=1e-6)
+    assert moved.std_error[0] == pytest.approx(fit.std_error[0], rel=1e-6, abs=1e-9)

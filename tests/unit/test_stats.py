@@ -13,6 +13,7 @@ from tearsignals.stats import (
     bootstrap_mean_ci,
     cohort_summary,
     hierarchical_bootstrap_ci,
+    person_mean_centred,
     subject_summary,
     t_test_and_dz,
 )
@@ -201,3 +202,17 @@ def test_empty_shifts_give_empty_conforming_summaries() -> None:
     empty = schema.empty("episode_shifts")
     assert subject_summary(empty, CFG, "h").equals(schema.empty("subject_summary"))
     assert cohort_summary(empty, CFG, "h").equals(schema.empty("cohort_summary"))
+
+
+def test_person_mean_centred_splits_subject_mean_and_within_part() -> None:
+    frame = pl.DataFrame(
+        {"subject_id": ["a", "a", "a", "b", "b"], "value": [1.0, 2.0, None, 10.0, 14.0]}
+    )
+    out = person_mean_centred(frame)
+    assert out["subject_mean"].to_list() == [1.5, 1.5, 1.5, 12.0, 12.0]
+    assert out["within"].to_list() == [-0.5, 0.5, None, -2.0, 2.0]
+    assert frame.columns == ["subject_id", "value"]  # input untouched
+    by_two = person_mean_centred(
+        frame.with_columns(kind=pl.Series(["x", "y", "x", "x", "x"])), by=("subject_id", "kind")
+    )
+    assert by_two["within"].to_list()[:2] == [0.0, 0.0]

@@ -1,0 +1,249 @@
+"""The cohort mixed model: REML against closed forms, statsmodels and a dense oracle;
+fallbacks, moderators, FDR and the table contract."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+from scipy import stats as sps
+from scipy.optimize import minimize
+
+from tearsignals import mixed, schema
+from tearsignals.config import StatsConfig
+
+CFG = StatsConfig(moderators=())
+
+
+def groups(sizes: list[int]) -> np.ndarray:
+    return np.repeat(np.arange(len(sizes)), sizes)
+
+
+def simulated(sizes: list[int], tau: float, sigma: float, seed: int) -> tuple[np.ndarray, ...]:
+    rng = np.random.default_rng(seed)
+    codes = groups(sizes)
+    y = 1.5 + rng.normal(0.0, tau, len(sizes))[codes] + rng.normal(0.0, sigma, codes.size)
+    return y, codes
+
+
+def fit(y: np.ndarray, codes: np.ndarray, cfg: StatsConfig = CFG) -> mixed.Fit:
+    return mixed.fit_model(y, np.ones((y.size, 1)), codes, ("intercept",), cfg)
+
+
+def test_balanced_fit_equals_one_way_anova_and_the_t_interval_of_subject_means() -> None:
+    y, codes = simulated([6] * 5, tau=2.0, sigma=1.0, seed=1)
+    result = fit(y, codes)
+    means = np.array([y[codes == i].mean() for i in range(5)])
+    msw = sum(((y[codes == i] - means[i]) ** 2).sum() for i in range(5)) / (5 * 5)
+    msb = 6 * means.var(ddof=1)
+    assert result.method == "mixedlm"
+    assert result.estimate[0] == pytest.approx(y.mean(), rel=1e-9)
+    assert result.sd_residual == pytest.approx(np.sqrt(msw), rel=1e-4)
+    assert result.sd_subject == pytest.approx(np.sqrt((msb - msw) / 6), rel=1e-3)
+    lo, hi, _ = mixed.t_inference(result.estimate, result.std_error, result.df)
+    half = sps.t.ppf(0.975, 4) * means.std(ddof=1) / np.sqrt(5)
+    assert (lo[0], hi[0]) == pytest.approx((means.mean() - half, means.mean() + half), rel=1e-4)
+
+
+def test_reml_matches_statsmodels_mixedlm_inside_the_parameter_space() -> None:
+    from statsmodels.regression.mixed_linear_model import MixedLM
+
+    y, codes = simulated([3, 9, 5, 12, 7, 4], tau=1.5, sigma=1.0, seed=2)
+    reference = MixedLM(y, np.ones((y.size, 1)), groups=codes).fit(reml=True)
+    assert reference.converged
+    result = fit(y, codes)
+    assert result.estimate[0] == pytest.approx(float(reference.fe_params[0]), rel=1e-4)
+    assert result.sd_residual**2 == pytest.approx(reference.scale, rel=1e-3)
+    tau2 = float(np.asarray(reference.cov_re)[0, 0])
+    assert result.sd_subject**2 == pytest.approx(tau2, rel=1e-3)
+    assert result.std_error[0] == pytest.approx(float(reference.bse_fe[0]), rel=1e-3)
+
+
+def dense_reml(y: np.ndarray, x: np.ndarray, codes: np.ndarray) -> tuple[float, float]:
+    """Brute-force REML over (log tau^2, log sigma^2) with dense V (small data only)."""
+    same = (codes[:, None] == codes[None, :]).astype(float)
+
+    def neg(theta: np.ndarray) -> float:
+        v = np.exp(theta[0]) * same + np.exp(theta[1]) * np.eye(y.size)
+        vi = np.linalg.inv(v)
+        xvx = x.T @ vi @ x
+        beta = np.linalg.solve(xvx, x.T @ vi @ y)
+        r = y - x @ beta
+        return 0.5 * (np.linalg.slogdet(v)[1] + np.linalg.slogdet(xvx)[1] + r @ vi @ r)
+
+    best = minimize(neg, np.zeros(2), method="Nelder-Mead", options={"xatol": 1e-9, "fatol": 1e-12})
+    return float(np.exp(best.x[0])), float(np.exp(best.x[1]))
+
+
+def test_reml_variances_match_a_dense_oracle_with_a_covariate() -> None:
+    rng = np.random.default_rng(3)
+    codes = groups([4, 6, 3, 8, 5])
+    x = np.column_stack([np.ones(codes.size), rng.normal(size=codes.size)])
+    y = x @ [0.5, 0.8] + rng.normal(0, 0.9, 5)[codes] + rng.normal(0, 1.0, codes.size)
+    tau2, sigma2 = mixed.reml_variances(y, x, codes)
+    ref_tau2, ref_sigma2 = dense_reml(y, x, codes)
+    assert tau2 == pytest.approx(ref_tau2, rel=2e-3)
+    assert sigma2 == pytest.approx(ref_sigma2, rel=2e-3)
+
+
+def test_boundary_fit_is_pooled_ols_and_says_so() -> None:
+    y, codes = simulated([8] * 4, tau=0.0, sigma=1.0, seed=4)
+    # Remove all between-subject variation: every subject has the same mean.
+    y = y - np.array([y[codes == i].mean() for i in range(4)])[codes] + 2.0
+    result = fit(y, codes)
+    assert result.method == "mixedlm"
+    assert result.sd_subject == 0.0
+    assert result.note is not None and "boundary" in result.note
+    assert result.estimate[0] == pytest.approx(2.0)
+    assert result.std_error[0] == pytest.approx(y.std(ddof=1) / np.sqrt(y.size), rel=1e-9)
+    assert result.df[0] == 3.0
+
+
+def test_moderator_slopes_are_recovered_within_and_between_subjects() -> None:
+    rng = np.random.default_rng(5)
+    codes = groups([10] * 8)
+    subject_level = rng.uniform(2, 8, 8)
+    intensity = np.clip(np.round(subject_level[codes] + rng.normal(0, 2, codes.size)), 0, 10)
+    frame = pl.DataFrame(
+        {"subject_id": [f"s{c}" for c in codes], "intensity": intensity, "context": None}
+    )
+    _, x, names, _ = mixed.moderator_design(frame, StatsConfig(moderators=("intensity",)))
+    assert names == ("intercept", "intensity_within", "intensity_between")
+    within = x[:, 1]
+    assert np.allclose(np.bincount(codes, weights=within), 0.0)
+    y = 1.0 + 0.5 * within - 0.3 * x[:, 2] + rng.normal(0, 0.3, codes.size)
+    result = mixed.fit_model(y, x, codes, names, CFG)
+    assert result.estimate[1] == pytest.approx(0.5, abs=0.05)
+    assert result.estimate[2] == pytest.approx(-0.3, abs=0.15)
+    assert result.df[1] == codes.size - 8 - 1  # varies within subjects
+    assert result.df[2] == 8 - 2  # constant within subjects: intercept and between
+
+
+def test_context_levels_pool_rare_ones_and_put_the_most_frequent_first() -> None:
+    context = pl.Series("context", ["a"] * 6 + ["b"] * 5 + ["c"] * 2 + [None] * 1 + ["d"])
+    pooled, levels = mixed.context_levels(context, min_episodes=5)
+    assert levels == ["a", "b", "other"]
+    assert pooled.to_list().count("other") == 4
+
+
+def shifts_frame(values: dict[str, list[float]], window: str = "pre") -> pl.DataFrame:
+    rows = [
+        {
+            "subject_id": subject,
+            "episode_id": f"{subject}e{i}",
+            "window": window,
+            "metric": "mean_hr_bpm",
+            "value": None,
+            "baseline_value": None,
+            "shift": v,
+            "n_controls": 1,
+            "control_shift_mean": 0.0,
+            "adjusted_shift": v,
+            "excluded_reason": None,
+            "params_hash": "h",
+        }
+        for subject, vs in values.items()
+        for i, v in enumerate(vs)
+    ]
+    return schema.conform(
+        pl.DataFrame(rows, schema=schema.polars_schema("episode_shifts")), "episode_shifts"
+    )
+
+
+def intercept_row(table: pl.DataFrame, kind: str = "raw") -> dict[str, object]:
+    cond = (pl.col("term") == "intercept") & (pl.col("shift_kind") == kind)
+    return table.filter(cond).row(0, named=True)
+
+
+def test_one_episode_per_subject_falls_back_to_cluster_robust_ols() -> None:
+    table = mixed.cohort_model(
+        shifts_frame({"a": [1.0], "b": [2.5], "c": [0.5], "d": [2.0]}), None, CFG, "h"
+    )
+    row = intercept_row(table)
+    assert row["method"] == "ols_cluster"
+    assert "one episode per subject" in str(row["note"])
+    assert row["estimate"] == pytest.approx(1.5)
+    assert row["ci_low"] < 1.5 < row["ci_high"]
+
+
+def test_too_few_subjects_or_no_variation_give_null_rows_with_a_reason() -> None:
+    few = mixed.cohort_model(shifts_frame({"a": [1.0, 2.0], "b": [2.0, 3.0]}), None, CFG, "h")
+    row = intercept_row(few)
+    assert (row["method"], row["estimate"], row["p_value"]) == ("none", None, None)
+    assert "model_min_subjects" in str(row["note"])
+    flat = mixed.cohort_model(shifts_frame({s: [1.0, 1.0] for s in "abc"}), None, CFG, "h")
+    assert intercept_row(flat)["note"] == "no variation in shifts"
+
+
+def test_all_excluded_group_keeps_its_rows() -> None:
+    shifts = shifts_frame({"a": [1.0, 2.0], "b": [0.0, 1.0], "c": [2.0, 2.5]}).with_columns(
+        shift=None, adjusted_shift=None, excluded_reason=pl.lit("no data in window")
+    )
+    table = mixed.cohort_model(shifts, None, CFG, "h")
+    assert table.height == 6  # intercept, sd_subject, sd_residual per kind
+    row = intercept_row(table)
+    assert (row["method"], row["n_episodes"], row["note"]) == ("none", 0, "no usable shifts")
+
+
+def test_table_conforms_and_q_values_are_bh_within_kind_and_term() -> None:
+    rng = np.random.default_rng(6)
+    parts = [
+        shifts_frame({s: list(rng.normal(mu, 1.0, 6)) for s in "abcd"}, window)
+        for window, mu in (("pre", 0.0), ("acute", 2.0), ("during", 0.3))
+    ]
+    table = mixed.cohort_model(pl.concat(parts), None, CFG, "h")
+    assert table.equals(schema.conform(table, "cohort_model"))
+    assert set(table["term"]) == {"intercept", "sd_subject", "sd_residual"}
+    for kind in ("raw", "adjusted"):
+        family = table.filter((pl.col("term") == "intercept") & (pl.col("shift_kind") == kind))
+        q = mixed.bh_qvalues(family["p_value"].to_numpy())
+        assert np.allclose(family["q_value"].to_numpy(), q)
+    sd_rows = table.filter(pl.col("term") != "intercept")
+    assert sd_rows.height == 12  # 3 windows x 2 kinds x 2 SD terms
+    assert sd_rows["q_value"].null_count() == sd_rows["p_value"].null_count() == 12
+
+
+def test_bh_qvalues_known_example_and_monotone() -> None:
+    p = np.array([0.001, 0.008, 0.039, 0.041, 0.042, 0.06, 0.074, 0.205, 0.212, 0.216])
+    q = mixed.bh_qvalues(p)
+    assert q[0] == pytest.approx(0.01)
+    assert q[4] == pytest.approx(0.084)
+    assert np.all(np.diff(q) >= 0)
+    assert np.all(q >= p)
+
+
+def test_moderator_rows_come_from_a_second_model_with_the_episodes_joined() -> None:
+    rng = np.random.default_rng(7)
+    shifts = shifts_frame({s: list(rng.normal(1.0, 1.0, 8)) for s in "abcde"})
+    episodes = shifts.select(
+        "subject_id",
+        "episode_id",
+        intensity=pl.Series(rng.integers(1, 11, shifts.height)),
+        context=pl.Series(["sad film", "argument"] * (shifts.height // 2)),
+    )
+    cfg = StatsConfig(moderators=("intensity", "context"), min_context_episodes=3)
+    table = mixed.cohort_model(shifts, episodes, cfg, "h")
+    raw = table.filter(pl.col("shift_kind") == "raw")
+    assert raw["term"].to_list() == [
+        "intercept",
+        "sd_subject",
+        "sd_residual",
+        "intensity_within",
+        "intensity_between",
+        "context[sad film]",
+    ]
+    context = raw.filter(pl.col("term") == "context[sad film]").row(0, named=True)
+    assert "reference context: argument" in str(context["note"])
+    base = mixed.cohort_model(shifts, None, CFG, "h")
+    assert intercept_row(table)["estimate"] == intercept_row(base)["estimate"]
+
+
+def test_model_windows_must_be_declared_analysis_windows() -> None:
+    assert StatsConfig(model_windows=("pre", "during")).model_windows == ("pre", "during")
+    with pytest.raises(ValueError, match="baseline"):
+        StatsConfig(model_windows=("baseline",))
+
+
+def test_empty_shifts_give_an_empty_conforming_table() -> None:
+    table = mixed.cohort_model(schema.empty("episode_shifts"), None, StatsConfig(), "h")
+    assert table.equals(schema.empty("cohort_model"))
