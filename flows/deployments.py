@@ -12,12 +12,21 @@ from flows.analyze_episodes import analyze_episodes
 from flows.nightly_ingest import nightly_ingest
 
 
-def build_deployments(inbox: Path, lake: Path, cron: str, timezone: str) -> list[RunnerDeployment]:
-    """The two deployments, ready for ``prefect.serve``."""
+def build_deployments(
+    inbox: Path, lake: Path, cron: str, timezone: str, key_file: Path | None = None
+) -> list[RunnerDeployment]:
+    """The two deployments, ready for ``prefect.serve``.
+
+    A pseudonymisation key file is passed by path; the key itself never
+    becomes a parameter (parameters are stored in Prefect's database).
+    """
+    parameters = {"inbox": str(inbox), "lake": str(lake)}
+    if key_file is not None:
+        parameters["pseudonymise_key_file"] = str(key_file)
     nightly = nightly_ingest.to_deployment(
         name="nightly",
         schedule=Cron(cron, timezone=timezone),
-        parameters={"inbox": str(inbox), "lake": str(lake)},
+        parameters=parameters,
         description="Ingest new exports from the inbox; re-analyse subjects that gained data.",
     )
     manual = analyze_episodes.to_deployment(
@@ -28,5 +37,7 @@ def build_deployments(inbox: Path, lake: Path, cron: str, timezone: str) -> list
     return [nightly, manual]
 
 
-def serve_deployments(inbox: Path, lake: Path, cron: str, timezone: str) -> None:
-    serve(*build_deployments(inbox, lake, cron, timezone))
+def serve_deployments(
+    inbox: Path, lake: Path, cron: str, timezone: str, key_file: Path | None = None
+) -> None:
+    serve(*build_deployments(inbox, lake, cron, timezone, key_file))

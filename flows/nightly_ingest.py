@@ -1,4 +1,11 @@
-"""``nightly-ingest``: every new inbox file into the silver lake, then re-analyse who gained data."""
+"""``nightly-ingest``: every new inbox file into the silver lake, then re-analyse who gained data.
+
+The run holds the lake's writer lock (:mod:`tearsignals.lock`) from start to
+end, including the analysis subflow. Taking the lock removes what a killed
+run left behind; files without a committed log entry are simply ingested
+again, and subjects whose analysis a crashed run never finished are still
+marked pending, so a crashed run needs no manual repair.
+"""
 
 from __future__ import annotations
 
@@ -9,28 +16,34 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 
 from flows.analyze_episodes import analyze_episodes
-from tearsignals import ingest
+from tearsignals import ingest, lock, pipeline, privacy
 from tearsignals.config import AnalysisConfig
+
+
+def _key(key_file: str | None) -> bytes | None:
+    """The pseudonymisation key (from the file, else the environment); never a flow parameter."""
+    return privacy.load_key(Path(key_file) if key_file else None)
 
 
 @task(name="ingest-subject", retries=2, retry_delay_seconds=2)
 def ingest_subject(
-    lake: str, inbox: str, subject_id: str, paths: list[str]
+    lake: str, inbox: str, subject_id: str, paths: list[str], key_file: str | None = None
 ) -> list[dict[str, object]]:
     """Ingest one subject's files in order (one task per subject, never per row or window)."""
     logger = get_run_logger()
-    reports = []
-    for p in paths:
-        report = ingest.ingest_file(Path(lake), Path(inbox), subject_id, Path(p))
-        if report is None:
-            continue
+    key = _key(key_file)
+    stored_id = privacy.stored_subject_id(subject_id, key)
+    with privacy.withheld_errors(f"ingest of subject {stored_id}"):
+        reports = pipeline.ingest_subject_files(
+            Path(lake), Path(inbox), subject_id, [Path(p) for p in paths], key
+        )
+    for report in reports:
         logger.info(
             "%s %s: %s, rows in %d = ok %d + quarantined %d + duplicate %d",
-            subject_id, report.file_id[:12], report.status, report.rows_in,
+            report.subject_id, report.file_id[:12], report.status, report.rows_in,
             report.rows_ok, report.rows_quarantined, report.rows_duplicate,
         )  # fmt: skip
-        reports.append(report.__dict__)
-    return reports
+    return [report.__dict__ for report in reports]
 
 
 def _summary_markdown(reports: list[dict[str, object]]) -> str:
@@ -43,11 +56,8 @@ def _summary_markdown(reports: list[dict[str, object]]) -> str:
     return "# Nightly ingest\n\n" + head + rows
 
 
-@flow(name="nightly-ingest", log_prints=False)
-def nightly_ingest(
-    inbox: str, lake: str, analyze: bool = True, config: AnalysisConfig | None = None
-) -> dict[str, object]:
-    """Ingest every file not yet committed; re-analyse the subjects that gained rows."""
+def _ingest_all(inbox: str, lake: str, key_file: str | None) -> list[dict[str, object]]:
+    """One ingest task per subject; the reports of the files committed by this run."""
     logger = get_run_logger()
     by_subject: dict[str, list[str]] = defaultdict(list)
     for subject_id, path in ingest.inbox_files(Path(inbox)):
@@ -56,17 +66,36 @@ def nightly_ingest(
         "inbox has %d files for %d subjects", sum(map(len, by_subject.values())), len(by_subject)
     )
     futures = [
-        ingest_subject.submit(lake, inbox, s, paths) for s, paths in sorted(by_subject.items())
+        ingest_subject.submit(lake, inbox, s, paths, key_file)
+        for s, paths in sorted(by_subject.items())
     ]
-    reports = [r for f in futures for r in f.result()]
-    create_markdown_artifact(_summary_markdown(reports), key="nightly-ingest-summary")
-    gained = sorted({str(r["subject_id"]) for r in reports if int(str(r["rows_ok"])) > 0})
-    result: dict[str, object] = {
-        "files": len(reports),
-        "subjects_gained": gained,
-        "reports": reports,
-    }
-    if analyze and gained:
-        cfg = (config or AnalysisConfig()).model_copy(update={"subjects": tuple(gained)})
-        result["analysis"] = analyze_episodes(lake=lake, config=cfg)
+    return [r for f in futures for r in f.result()]
+
+
+@flow(name="nightly-ingest", log_prints=False)
+def nightly_ingest(
+    inbox: str,
+    lake: str,
+    analyze: bool = True,
+    config: AnalysisConfig | None = None,
+    pseudonymise_key_file: str | None = None,
+) -> dict[str, object]:
+    """Ingest every file not yet committed; re-analyse the subjects whose data changed."""
+    logger = get_run_logger()
+    with lock.lake_writer(Path(lake), "nightly-ingest", on_wait=logger.warning) as removed:
+        if removed:
+            logger.warning("removed %d files left by an interrupted run", removed)
+        privacy.check_lake_mode(Path(lake), _key(pseudonymise_key_file))
+        reports = _ingest_all(inbox, lake, pseudonymise_key_file)
+        create_markdown_artifact(_summary_markdown(reports), key="nightly-ingest-summary")
+        gained = sorted({str(r["subject_id"]) for r in reports if int(str(r["rows_ok"])) > 0})
+        result: dict[str, object] = {
+            "files": len(reports),
+            "subjects_gained": gained,
+            "reports": reports,
+        }
+        stale = pipeline.subjects_to_analyse(Path(lake), gained)
+        if analyze and stale:
+            cfg = (config or AnalysisConfig()).model_copy(update={"subjects": tuple(stale)})
+            result["analysis"] = analyze_episodes(lake=lake, config=cfg)
     return result

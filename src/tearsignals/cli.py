@@ -73,6 +73,17 @@ def _window_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
 
 
+def _key_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--pseudonymise-key-file",
+        type=Path,
+        metavar="PATH",
+        dest="key_file",
+        help="store subject ids as keyed HMAC pseudonyms (key: this file, or the environment "
+        "variable TEARSIGNALS_PSEUDONYM_KEY); the key never enters the lake",
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="tearsignals", description=__doc__.splitlines()[0] if __doc__ else None
@@ -85,6 +96,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--no-analyze", action="store_true", help="skip re-analysing subjects that gained data"
     )
+    _key_option(s)
 
     s = sub.add_parser("analyze", help="one analyze-episodes run")
     s.add_argument("--lake", type=Path, required=True)
@@ -92,6 +104,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--since", type=date.fromisoformat, metavar="YYYY-MM-DD")
     s.add_argument("--until", type=date.fromisoformat, metavar="YYYY-MM-DD")
     _window_options(s)
+    _key_option(s)
 
     s = sub.add_parser("synth", help="write a synthetic cohort as input files")
     s.add_argument("outdir", type=Path)
@@ -109,6 +122,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--port", type=int, default=4200, help="port of the local server if one is started"
     )
+    _key_option(s)
     return p
 
 
@@ -168,6 +182,14 @@ def _check_timezone(name: str) -> None:
         ) from None
 
 
+def _key_file(path: Path | None) -> Path | None:
+    if path is None:
+        return None
+    if not path.is_file():
+        raise UsageError(f"key file {path} is not a file")
+    return path.resolve()
+
+
 def _lake_path(path: Path) -> Path:
     if path.exists() and not path.is_dir():
         raise UsageError(f"lake {path} exists and is not a directory")
@@ -194,11 +216,14 @@ def _dispatch(args: argparse.Namespace) -> int:
 
     if args.command == "ingest":
         return commands.ingest(
-            _existing_dir(args.inbox, "inbox"), _lake_path(args.lake), not args.no_analyze
+            _existing_dir(args.inbox, "inbox"),
+            _lake_path(args.lake),
+            not args.no_analyze,
+            _key_file(args.key_file),
         )
     if args.command == "analyze":
         lake = _existing_dir(args.lake, "lake")
-        return commands.analyze(lake, _analysis_config(args))
+        return commands.analyze(lake, _analysis_config(args), _key_file(args.key_file))
     if args.command == "synth":
         return commands.synth(args.outdir, commands.synth_config(args))
     if args.command == "demo":
@@ -206,7 +231,14 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "serve":
         inbox = _existing_dir(args.inbox, "inbox")
         _check_timezone(args.timezone)
-        return commands.serve(inbox, _lake_path(args.lake), args.cron, args.timezone, args.port)
+        return commands.serve(
+            inbox,
+            _lake_path(args.lake),
+            args.cron,
+            args.timezone,
+            args.port,
+            _key_file(args.key_file),
+        )
     raise UsageError(f"unknown command {args.command}")
 
 

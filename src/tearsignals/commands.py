@@ -14,7 +14,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from tearsignals import pipeline, report, store
+from tearsignals import pipeline, privacy, report, store
 from tearsignals.config import AnalysisConfig
 from tearsignals.errors import InputError
 from tearsignals.synth import PlantedEffect, SynthConfig, write_cohort
@@ -47,21 +47,43 @@ def _print_ingest(result: dict[str, object]) -> None:
         print(f"  {r['path']}: {r['status']}: {r['detail']}")
 
 
-def ingest(inbox: Path, lake: Path, analyze: bool) -> int:
+def ingest(inbox: Path, lake: Path, analyze: bool, key_file: Path | None = None) -> int:
     from flows.nightly_ingest import nightly_ingest
 
+    privacy.load_key(key_file)  # a bad key file fails here, in one line, before any flow starts
     store.ensure_dir(lake)
-    result = nightly_ingest(inbox=str(inbox), lake=str(lake), analyze=analyze)
+    result = nightly_ingest(
+        inbox=str(inbox),
+        lake=str(lake),
+        analyze=analyze,
+        pseudonymise_key_file=str(key_file) if key_file else None,
+    )
     _print_ingest(result)
     print(f"lake: {lake}")
     return 0
 
 
-def analyze(lake: Path, config: AnalysisConfig) -> int:
+def stored_subjects(lake: Path, config: AnalysisConfig, key: bytes | None) -> AnalysisConfig:
+    """``config`` with the chosen subjects as the lake names them (pseudonyms under a key)."""
+    if not config.subjects:
+        return config
+    if key is None and privacy.lake_is_pseudonymised(lake):
+        raise InputError(
+            f"lake {lake} holds pseudonymised subject ids: pass --pseudonymise-key-file "
+            f"(or set {privacy.KEY_ENV}) to choose subjects"
+        )
+    chosen = tuple(privacy.stored_subject_id(s, key) for s in config.subjects)
+    return config.model_copy(update={"subjects": chosen})
+
+
+def analyze(lake: Path, config: AnalysisConfig, key_file: Path | None = None) -> int:
     from flows.analyze_episodes import analyze_episodes
 
+    wanted = config.subjects or ()
+    config = stored_subjects(lake, config, privacy.load_key(key_file))
     if config.subjects:
-        unknown = sorted(set(config.subjects) - set(store.subjects_in(lake, "episodes")))
+        have = set(store.subjects_in(lake, "episodes"))
+        unknown = sorted(w for w, s in zip(wanted, config.subjects, strict=True) if s not in have)
         if unknown:
             raise InputError(f"no episodes in the lake for subject(s): {', '.join(unknown)}")
     analyze_episodes(lake=str(lake), config=config)
@@ -139,8 +161,11 @@ def start_local_server(port: int) -> tuple[subprocess.Popen[bytes], str]:
     raise InputError("the Prefect server did not answer within 60 s")
 
 
-def serve(inbox: Path, lake: Path, cron: str, timezone: str, port: int) -> int:
+def serve(
+    inbox: Path, lake: Path, cron: str, timezone: str, port: int, key_file: Path | None = None
+) -> int:
     """Register both deployments and serve them until interrupted."""
+    privacy.load_key(key_file)
     server = None
     if not os.environ.get("PREFECT_API_URL"):
         server, url = start_local_server(port)
@@ -150,7 +175,7 @@ def serve(inbox: Path, lake: Path, cron: str, timezone: str, port: int) -> int:
 
     store.ensure_dir(lake)
     try:
-        serve_deployments(inbox, lake, cron, timezone)
+        serve_deployments(inbox, lake, cron, timezone, key_file)
     finally:
         if server is not None:
             server.terminate()

@@ -1,7 +1,15 @@
-"""Analysis steps that touch the lake: read silver, compute gold, replace per subject.
+"""Steps that touch the lake: ingest inbox files, read silver, compute gold, replace per subject.
 
 Each function here is plain Python over the pure modules (``windows``,
-``analysis``, ``stats``) plus ``store``; the Prefect flows only call them.
+``analysis``, ``stats``) plus ``store`` and ``ingest``; the Prefect flows only
+call them. :func:`nightly_run` and :func:`analyze_lake` are the two flows
+without Prefect (no retries, no lock: callers hold
+:func:`tearsignals.lock.lake_writer` when other runs may write).
+
+Gold tables are rebuilt per subject. A subject whose silver data changed is
+marked pending (by ingest, before the file's commit) and cleared only after its
+gold tables and the cohort summary were rebuilt, so a run that crashed in
+between is finished by the next nightly run (:func:`subjects_to_analyse`).
 """
 
 from __future__ import annotations
@@ -12,11 +20,12 @@ from pathlib import Path
 
 import polars as pl
 
-from tearsignals import analysis, stats, store, windows
+from tearsignals import analysis, ingest, mixed, stats, store, timecourse, windows
 from tearsignals.config import AnalysisConfig
 from tearsignals.errors import InputError
+from tearsignals.priority import beats_by_priority
 
-GOLD_PER_SUBJECT = ("episode_windows", "episode_shifts", "subject_summary")
+GOLD_PER_SUBJECT = ("episode_windows", "episode_shifts", "subject_summary", "episode_timecourse")
 
 
 def select_subjects(lake: Path, wanted: Sequence[str] | None) -> list[str]:
@@ -45,7 +54,7 @@ def analyze_subject(lake: Path, subject_id: str, cfg: AnalysisConfig) -> dict[st
     """Recompute one subject's gold tables and replace their partitions as a unit."""
     params = cfg.params_hash()
     all_episodes = store.scan_committed(lake, "episodes", [subject_id]).collect()
-    beats = store.scan_committed(lake, "beats", [subject_id]).collect()
+    beats = beats_by_priority(store.scan_committed(lake, "beats", [subject_id]).collect())
     heart_rate = store.scan_committed(lake, "heart_rate", [subject_id]).collect()
     chosen = _selected_episodes(all_episodes, cfg).get_column("episode_id")
     # Controls must avoid every logged episode, so the spec sees all of them.
@@ -55,7 +64,9 @@ def analyze_subject(lake: Path, subject_id: str, cfg: AnalysisConfig) -> dict[st
     window_rows = analysis.episode_window_metrics(beats, heart_rate, spec, cfg, params)
     shifts = analysis.episode_shifts(window_rows, params)
     summary = stats.subject_summary(shifts, cfg.stats, params)
+    course = timecourse.episode_timecourse(beats, heart_rate, window_rows, cfg, params)
     outputs = {"episode_windows": window_rows, "episode_shifts": shifts, "subject_summary": summary}
+    outputs["episode_timecourse"] = course
     for table, frame in outputs.items():
         store.replace_partition(lake, table, frame, subject_id)
     return {table: frame.height for table, frame in outputs.items()}
@@ -67,8 +78,67 @@ def summarize_cohort(lake: Path, cfg: AnalysisConfig) -> pl.DataFrame:
     shifts = store.read_table(lake, "episode_shifts").filter(pl.col("params_hash") == params)
     cohort = stats.cohort_summary(shifts, cfg.stats, params)
     store.write_unpartitioned(lake, "cohort_summary", cohort)
+    # Mixed model (episodes joined for the moderators) and the time-course average.
+    episodes = store.scan_committed(lake, "episodes").collect()
+    model = mixed.cohort_model(shifts, episodes, cfg.stats, params)
+    store.write_unpartitioned(lake, "cohort_model", model)
+    course = store.read_table(lake, "episode_timecourse").filter(pl.col("params_hash") == params)
+    averaged = timecourse.cohort_timecourse(course, params)
+    store.write_unpartitioned(lake, "cohort_timecourse", averaged)
     return cohort
 
 
 def read_cohort_summary(lake: Path) -> pl.DataFrame:
     return store.read_table(lake, "cohort_summary")
+
+
+def ingest_subject_files(
+    lake: Path, inbox: Path, subject_id: str, paths: Sequence[Path], key: bytes | None = None
+) -> list[ingest.FileReport]:
+    """Ingest one subject's files in order; reports of the files not committed before."""
+    reports = [ingest.ingest_file(lake, inbox, subject_id, p, key=key) for p in paths]
+    return [r for r in reports if r is not None]
+
+
+def ingest_inbox(lake: Path, inbox: Path, key: bytes | None = None) -> list[ingest.FileReport]:
+    """Every inbox file not yet committed, subject by subject (nightly-ingest without Prefect)."""
+    by_subject: dict[str, list[Path]] = {}
+    for subject_id, path in ingest.inbox_files(inbox):
+        by_subject.setdefault(subject_id, []).append(path)
+    return [
+        report
+        for subject_id, paths in sorted(by_subject.items())
+        for report in ingest_subject_files(lake, inbox, subject_id, paths, key)
+    ]
+
+
+def subjects_to_analyse(lake: Path, gained: Sequence[str]) -> list[str]:
+    """Subjects with episodes whose gold tables are stale: they gained rows, or are still pending."""
+    stale = set(gained) | set(store.pending_analysis(lake))
+    return sorted(stale & set(store.subjects_in(lake, "episodes")))
+
+
+def analysis_done(lake: Path, subjects: Sequence[str]) -> None:
+    """Clear the pending marks of ``subjects``: their gold tables and the cohort are rebuilt."""
+    store.clear_pending_analysis(lake, subjects)
+
+
+def analyze_lake(lake: Path, cfg: AnalysisConfig) -> dict[str, dict[str, int]]:
+    """Analyse the selected subjects and rebuild the cohort summary (analyze-episodes without Prefect)."""
+    subjects = select_subjects(lake, cfg.subjects)
+    counts = {s: analyze_subject(lake, s, cfg) for s in subjects}
+    summarize_cohort(lake, cfg)
+    analysis_done(lake, subjects)
+    return counts
+
+
+def nightly_run(
+    lake: Path, inbox: Path, cfg: AnalysisConfig | None = None, key: bytes | None = None
+) -> list[ingest.FileReport]:
+    """Ingest the inbox, then re-analyse every stale subject (nightly-ingest without Prefect)."""
+    reports = ingest_inbox(lake, inbox, key)
+    gained = sorted({r.subject_id for r in reports if r.rows_ok > 0})
+    stale = subjects_to_analyse(lake, gained)
+    if stale:
+        analyze_lake(lake, (cfg or AnalysisConfig()).model_copy(update={"subjects": tuple(stale)}))
+    return reports

@@ -9,7 +9,7 @@ Examples
 >>> list(polars_schema("beats"))[:3]
 ['subject_id', 'source', 'device']
 >>> table("beats").key
-('subject_id', 't_utc')
+('subject_id', 'source', 't_utc')
 """
 
 from __future__ import annotations
@@ -26,12 +26,16 @@ TABLE_NAMES = (
     "beats",
     "heart_rate",
     "episodes",
+    "vendor_hrv",
     "quarantine",
     "_ingest_log",
     "episode_windows",
     "episode_shifts",
     "subject_summary",
     "cohort_summary",
+    "cohort_model",
+    "episode_timecourse",
+    "cohort_timecourse",
 )
 
 _DTYPES: dict[str, pl.DataType] = {
