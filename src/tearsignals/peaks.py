@@ -57,11 +57,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from heartpy.datautils import rolling_mean
-from heartpy.exceptions import BadSignalWarning
-from heartpy.filtering import filter_signal
-from heartpy.peakdetection import check_peaks, fit_peaks
-from heartpy.preprocessing import scale_data
+
+# heartpy (and the matplotlib it imports) costs ~100 MB of memory at import, so it
+# is imported where a signal is actually processed, not when the adapters load.
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -112,11 +110,15 @@ def _no_beats() -> Beats:
 
 def _band(x: FloatArray, fs: float, band_hz: tuple[float, float]) -> FloatArray:
     """Zero-phase Butterworth band-pass (heartpy ``filter_signal``, order 3)."""
+    from heartpy.filtering import filter_signal
+
     return np.asarray(filter_signal(x, list(band_hz), fs, order=3, filtertype="bandpass"))
 
 
 def _ecg_inputs(x: FloatArray, fs: float, polarity: float) -> tuple[FloatArray, FloatArray]:
     """R-wave-up band-passed ECG and its QRS energy envelope."""
+    from heartpy.filtering import filter_signal
+
     band = _band(x, fs, ECG_BAND_HZ) * polarity
     energy = np.asarray(filter_signal(band**2, ECG_ENVELOPE_HZ, fs, order=2, filtertype="lowpass"))
     return band, np.sqrt(np.clip(energy, 0.0, None))
@@ -194,6 +196,11 @@ def _merged(peaks: IntArray, shape: FloatArray, fs: float) -> IntArray:
 
 def _segment_peaks(shape: FloatArray, detect_on: FloatArray, fs: float) -> IntArray:
     """heartpy's fitted peaks of one gap-free segment, refined and merged (none if flat/no fit)."""
+    from heartpy.datautils import rolling_mean
+    from heartpy.exceptions import BadSignalWarning
+    from heartpy.peakdetection import fit_peaks
+    from heartpy.preprocessing import scale_data
+
     if not np.ptp(detect_on) > 0:
         return np.zeros(0, dtype=np.int64)
     scaled = scale_data(detect_on)
@@ -207,6 +214,8 @@ def _segment_peaks(shape: FloatArray, detect_on: FloatArray, fs: float) -> IntAr
 
 def _quality(peaks: IntArray, shape: FloatArray, fs: float) -> BoolArray:
     """heartpy ``check_peaks`` mask: False where the interval ending at the peak is an outlier."""
+    from heartpy.peakdetection import check_peaks
+
     if peaks.size < 3:
         return np.zeros(peaks.size, dtype=np.bool_)
     rr = np.diff(peaks) / fs * 1000.0

@@ -43,10 +43,8 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 
-import heartpy as hp
 import numpy as np
 import numpy.typing as npt
-from heartpy.exceptions import BadSignalWarning
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -99,6 +97,10 @@ def _window_bounds(core_lo: int, core_hi: int, n: int, segment: int) -> tuple[in
 
 def _window_peaks(window: FloatArray, fs: float) -> tuple[IntArray, BoolArray] | None:
     """heartpy peaks of one window (sample indices) and their acceptance; None if unfit."""
+    # Imported here: heartpy (with matplotlib) costs ~100 MB at import.
+    import heartpy as hp
+    from heartpy.exceptions import BadSignalWarning
+
     if window.size < MIN_WINDOW_S * fs or not np.isfinite(window).all() or np.ptp(window) == 0:
         return None
     try:
