@@ -114,6 +114,9 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--lake", type=Path, default=Path("data/demo/lake"))
     _synth_options(s)
 
+    s = sub.add_parser("inspect", help="show what ingest would make of FILE, writing nothing")
+    s.add_argument("file", type=Path)
+
     s = sub.add_parser("serve", help="serve both flows as deployments on a local Prefect server")
     s.add_argument("--inbox", type=Path, required=True)
     s.add_argument("--lake", type=Path, required=True)
@@ -228,6 +231,13 @@ def _dispatch(args: argparse.Namespace) -> int:
         return commands.synth(args.outdir, commands.synth_config(args))
     if args.command == "demo":
         return commands.demo(_lake_path(args.lake), commands.synth_config(args))
+    if args.command == "inspect":
+        if not args.file.is_file():
+            raise UsageError(f"{args.file} is not a file")
+        from tearsignals.inspect_file import inspect_file, summary_text
+
+        print(summary_text(inspect_file(args.file)))
+        return 0
     if args.command == "serve":
         inbox = _existing_dir(args.inbox, "inbox")
         _check_timezone(args.timezone)

@@ -135,3 +135,28 @@ def test_deployments_carry_schedule_timezone_and_parameters(tmp_path: Path) -> N
     assert nightly.parameters == {"inbox": str(tmp_path / "in"), "lake": str(tmp_path / "lake")}
     assert not manual.schedules
     assert "config" in manual._parameter_openapi_schema.properties
+
+
+def test_inspect_reports_format_counts_and_problems_without_writing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "rr.csv"
+    path.write_text(
+        "timestamp,rr_ms\n2026-01-05T15:00:01+01:00,1000\n2026-01-05T15:00:02+01:00,-3\nbad,900\n"
+    )
+    before = sorted(tmp_path.iterdir())
+    assert cli.main(["inspect", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "format:  csv_beats" in out and "records: 3" in out
+    assert "beats: 1 ok, 1 would be quarantined" in out
+    assert "rr_ms out of range" in out and "-3" not in out
+    assert sorted(tmp_path.iterdir()) == before
+
+
+def test_inspect_of_an_unknown_file_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    junk = tmp_path / "x.csv"
+    junk.write_bytes(b"\x00\x01junk" * 10)
+    code, err = _run_main(["inspect", str(junk)], capsys)
+    assert code == 1 and err.count("\n") == 1 and "x.csv" in err
