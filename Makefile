@@ -37,8 +37,10 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/hrv_windows.py
+	$(BIN)/python bench/apple_xml.py --size-mb 100
 
 docs: $(STAMP)
+	$(BIN)/python -m tearsignals.expectations
 	$(BIN)/python -m tearsignals.docs > docs/outputs.md
 
 clean:
