@@ -11,7 +11,8 @@ checks that this file matches the schemas.
 
 The lake is a folder of Parquet files, one folder per table, hive-partitioned by
 subject: `LAKE/<table>/subject_id=<id>/*.parquet` (the `subject_id` column lives in
-the folder name, not in the files). `cohort_summary` is not partitioned. Times are
+the folder name, not in the files). The cohort tables (`cohort_summary`, `cohort_model`, `cohort_timecourse`) are
+not partitioned. Times are
 UTC (`Datetime(us, UTC)`); units are in the column names. Files are zstd-compressed,
 written atomically, readable by the owner only.
 
