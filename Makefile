@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-all lint format bench docs clean
+.PHONY: install demo test test-all lint format bench docs validation clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,9 @@ bench: $(STAMP)
 docs: $(STAMP)
 	$(BIN)/python -m tearsignals.expectations
 	$(BIN)/python -m tearsignals.docs > docs/outputs.md
+
+validation: $(STAMP)
+	$(BIN)/python bench/validation_report.py
 
 clean:
 	rm -rf $(VENV) data/demo .pytest_cache .mypy_cache .ruff_cache
