@@ -66,6 +66,7 @@ IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
 ECG_BAND_HZ = (8.0, 20.0)
+FLAT_RELATIVE_RANGE = 1e-6
 ECG_ENVELOPE_HZ = 5.0
 PPG_BAND_HZ = (0.7, 3.5)
 MIN_ECG_FS = 50.0  # the ECG band must lie below Nyquist
@@ -223,10 +224,17 @@ def _quality(peaks: IntArray, shape: FloatArray, fs: float) -> BoolArray:
     return np.asarray(checked["binary_peaklist"], dtype=np.bool_)
 
 
+def _is_flat(x: FloatArray) -> bool:
+    """True when a segment carries no signal: its range is below 1e-6 of its magnitude."""
+    return bool(np.ptp(x) <= FLAT_RELATIVE_RANGE * max(1.0, float(np.max(np.abs(x)))))
+
+
 def _chunk_beats(x: FloatArray, fs: float, prepare: Prepare) -> Beats:
     """Beats of one padded chunk (indices relative to the chunk), over its gap-free segments."""
     index, ok = [], []
     for a, b in _finite_runs(x, round(MIN_SEGMENT_S * fs)):
+        if _is_flat(x[a:b]):
+            continue  # filtering a flat line leaves float noise heartpy would find "peaks" in
         shape, detect_on = prepare(x[a:b], fs)
         peaks = _segment_peaks(shape, detect_on, fs)
         index.append(peaks + a)
