@@ -373,7 +373,8 @@ def hr_window_stats(heart_rate: pl.DataFrame, spec: pl.DataFrame) -> pl.DataFram
     )
 
 
-def _basis_and_coverage() -> list[pl.Expr]:
+def basis_and_coverage() -> list[pl.Expr]:
+    """``basis`` (rr, minute_hr or none) and ``coverage`` of the window span, capped at 1."""
     span_ms = (pl.col("window_end_utc") - pl.col("window_start_utc")).dt.total_microseconds() / 1000
     rr_cov = pl.col("sum_rr_ms") / span_ms
     hr_cov = pl.col("hr_minutes") * 60_000 / span_ms
@@ -539,7 +540,7 @@ def episode_window_metrics(
         spec = spec.with_columns(flag_reason=pl.lit(None, pl.String))
     rr_stats = rr_window_stats(beats, spec, cfg.cleaning, cfg.frequency)
     stats = pl.concat([spec, rr_stats, hr_window_stats(heart_rate, spec)], how="horizontal")
-    with_basis = stats.with_columns(_basis_and_coverage()).with_columns(
+    with_basis = stats.with_columns(basis_and_coverage()).with_columns(
         _ledger_columns(hrv.cleaning_description(cfg.cleaning))
     )
     rows = with_basis.with_columns(

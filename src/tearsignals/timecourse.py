@@ -46,7 +46,7 @@ from scipy import stats as sps
 
 from tearsignals import analysis, schema
 from tearsignals.config import AnalysisConfig, TimecourseConfig, WindowConfig
-from tearsignals.windows import OVERLAP_REASON
+from tearsignals.windows import OVERLAP_REASON, overlapping_keys
 
 ANCHORS = ("onset", "end")
 _SERIES = {
@@ -107,26 +107,7 @@ def timecourse_bins(anchors: pl.DataFrame, cfg: TimecourseConfig) -> pl.DataFram
 
 def overlap_flags(bins: pl.DataFrame, anchors: pl.DataFrame, cfg: WindowConfig) -> pl.Series:
     """True for bins meeting another episode's effect span (see the module docstring)."""
-    effect = anchors.select(
-        "subject_id",
-        pl.col("episode_id").alias("other_id"),
-        (pl.col("onset_utc") + pl.duration(microseconds=_us(cfg.pre_min[0]))).alias("eff_start"),
-        (pl.col("end_utc") + pl.duration(microseconds=_us(cfg.post_bins_min[-1][1]))).alias(
-            "eff_end"
-        ),
-    )
-    hits = (
-        bins.select(*_BIN_KEY, "window_start_utc", "window_end_utc")
-        .join(effect, on="subject_id")
-        .filter(
-            (pl.col("other_id") != pl.col("episode_id"))
-            & (pl.col("eff_start") < pl.col("window_end_utc"))
-            & (pl.col("eff_end") > pl.col("window_start_utc"))
-        )
-        .select(_BIN_KEY)
-        .unique()
-        .with_columns(flagged=pl.lit(True))
-    )
+    hits = overlapping_keys(bins, list(_BIN_KEY), anchors, cfg).with_columns(flagged=pl.lit(True))
     joined = bins.select(_BIN_KEY).join(hits, on=_BIN_KEY, how="left", maintain_order="left")
     return joined["flagged"].fill_null(False)
 
@@ -144,28 +125,11 @@ def rr_bin_stats(beats: pl.DataFrame, bins: pl.DataFrame, cfg: AnalysisConfig) -
     return analysis.rr_window_stats(beats, bins, cfg.cleaning, no_spectra)
 
 
-def _basis_coverage(bin_min: float) -> list[pl.Expr]:
-    """``basis``, ``coverage`` (capped at 1) and ``artifact_rate`` (share of the bin's
-    recorded beats the cleaning flagged) as in ``episode_windows``."""
-    span_ms = bin_min * 60_000.0
-    basis = (
-        pl.when(pl.col("n_beats") > 0)
-        .then(pl.lit("rr"))
-        .when(pl.col("n_hr") > 0)
-        .then(pl.lit("minute_hr"))
-        .otherwise(pl.lit("none"))
-    )
-    coverage = (
-        pl.when(pl.col("n_beats") > 0)
-        .then(pl.col("sum_rr_ms") / span_ms)
-        .otherwise(pl.col("hr_minutes") * 60_000.0 / span_ms)
-    )
+def _basis_coverage() -> list[pl.Expr]:
+    """``basis`` and ``coverage`` as in ``episode_windows``, plus ``artifact_rate``
+    (share of the bin's recorded beats the cleaning flagged)."""
     artifact = pl.when(pl.col("n_beats") > 0).then(pl.col("n_flagged") / pl.col("n_beats"))
-    return [
-        basis.alias("basis"),
-        coverage.clip(0.0, 1.0).alias("coverage"),
-        artifact.alias("artifact_rate"),
-    ]
+    return [*analysis.basis_and_coverage(), artifact.alias("artifact_rate")]
 
 
 def _reason(cfg: TimecourseConfig) -> pl.Expr:
@@ -243,7 +207,7 @@ def episode_timecourse(
         how="horizontal",
     )
     rows = (
-        stats.with_columns(_basis_coverage(tc.bin_min))
+        stats.with_columns(_basis_coverage())
         .with_columns(_reason(tc))
         .with_columns(_values())
         .with_columns(

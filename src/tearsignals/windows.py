@@ -156,8 +156,12 @@ def windows_from_anchors(anchors: pl.DataFrame, cfg: WindowConfig) -> pl.DataFra
     )
 
 
-def _overlap_flagged(windows: pl.DataFrame, units: pl.DataFrame, cfg: WindowConfig) -> pl.DataFrame:
-    """``windows`` with ``flag_reason`` set where a window meets another unit's effect span."""
+def overlapping_keys(
+    frame: pl.DataFrame, key: list[str], units: pl.DataFrame, cfg: WindowConfig
+) -> pl.DataFrame:
+    """Distinct ``key`` rows of ``frame`` (windows or bins with ``subject_id``,
+    ``episode_id``, ``window_start_utc``, ``window_end_utc``) that meet another
+    unit's effect span ``[onset + pre start, end + last post-bin end)``."""
     effect = units.select(
         "subject_id",
         pl.col("episode_id").alias("other_id"),
@@ -166,20 +170,27 @@ def _overlap_flagged(windows: pl.DataFrame, units: pl.DataFrame, cfg: WindowConf
             "eff_end"
         ),
     )
-    # Equi-join on subject then filter: O(windows x episodes per subject), small here.
-    hits = (
-        windows.select("subject_id", "episode_id", "window", "window_start_utc", "window_end_utc")
+    # Equi-join on subject then filter: O(rows x episodes per subject), small here.
+    return (
+        frame.select(*key, "window_start_utc", "window_end_utc")
         .join(effect, on="subject_id")
         .filter(
             (pl.col("other_id") != pl.col("episode_id"))
             & (pl.col("eff_start") < pl.col("window_end_utc"))
             & (pl.col("eff_end") > pl.col("window_start_utc"))
         )
-        .select("subject_id", "episode_id", "window")
+        .select(key)
         .unique()
-        .with_columns(flag_reason=pl.lit(OVERLAP_REASON))
     )
-    return windows.join(hits, on=["subject_id", "episode_id", "window"], how="left")
+
+
+def _overlap_flagged(windows: pl.DataFrame, units: pl.DataFrame, cfg: WindowConfig) -> pl.DataFrame:
+    """``windows`` with ``flag_reason`` set where a window meets another unit's effect span."""
+    key = ["subject_id", "episode_id", "window"]
+    hits = overlapping_keys(windows, key, units, cfg).with_columns(
+        flag_reason=pl.lit(OVERLAP_REASON)
+    )
+    return windows.join(hits, on=key, how="left")
 
 
 def _effective_tz(tz: str | None) -> str:
