@@ -260,3 +260,25 @@ def sample_times(fields: pl.DataFrame) -> pl.DataFrame:
         tz = fields["tz"] if "tz" in fields.columns else None
         parsed = utc_from_iso(fields[name], tz, default_tz="UTC" if kind == "iso_utc" else None)
     return parsed.select("utc", reason=prefixed(pl.col("reason"), name))
+
+
+MAX_JSON_BYTES = 64 * 1024 * 1024
+
+
+def load_json(path: Path) -> object:
+    """The parsed JSON document of ``path`` (UTF-8, at most MAX_JSON_BYTES).
+
+    Raises
+    ------
+    InputError
+        Too large, unreadable, empty, not UTF-8, invalid or too deeply nested JSON.
+    """
+    if path.is_file() and path.stat().st_size > MAX_JSON_BYTES:
+        raise input_error(path, f"JSON file larger than {MAX_JSON_BYTES} bytes")
+    data = text_bytes(path)
+    try:
+        return json.loads(data)
+    except json.JSONDecodeError as exc:
+        raise input_error(path, f"invalid JSON ({exc.msg} at line {exc.lineno})") from exc
+    except RecursionError as exc:
+        raise input_error(path, "invalid JSON (nested too deeply)") from exc

@@ -56,7 +56,7 @@ OUTPUT_COLUMNS = (
     "row_number",
 )
 ID_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S%.6fZ"
-MAX_JSON_BYTES = 64 * 1024 * 1024
+MAX_JSON_BYTES = tab.MAX_JSON_BYTES
 _JSON_HEAD = re.compile(r'^\s*(?:\[\s*\{|\{.*?"episodes"\s*:\s*\[)', re.DOTALL)
 
 
@@ -187,15 +187,7 @@ def parse_csv(path: Path) -> Parsed:
 
 def _json_records(path: Path) -> list[object]:
     """The episode records of a JSON log (InputError for anything else)."""
-    if path.is_file() and path.stat().st_size > MAX_JSON_BYTES:
-        raise tab.input_error(path, f"JSON episode log larger than {MAX_JSON_BYTES} bytes")
-    data = tab.text_bytes(path)
-    try:
-        document = json.loads(data)
-    except json.JSONDecodeError as exc:
-        raise tab.input_error(path, f"invalid JSON ({exc.msg} at line {exc.lineno})") from exc
-    except RecursionError as exc:
-        raise tab.input_error(path, "invalid JSON (nested too deeply)") from exc
+    document = tab.load_json(path)
     if isinstance(document, dict):
         document = document.get("episodes")
     if not isinstance(document, list):

@@ -55,7 +55,7 @@ NAME = "fitbit"
 TABLE = "heart_rate"
 OUTPUT_COLUMNS = ("source", "device", "t_utc", "hr_bpm", "confidence", "row_number")
 DATE_TIME_FORMAT = "%m/%d/%y %H:%M:%S"
-MAX_JSON_BYTES = 64 * 1024 * 1024
+MAX_JSON_BYTES = tab.MAX_JSON_BYTES
 _HEAD = re.compile(
     r'^\s*\[\s*\{[^{}]*"dateTime"\s*:[^{}]*"value"\s*:\s*\{[^{}]*"bpm"\s*:', re.DOTALL
 )
@@ -78,15 +78,7 @@ def json_records(path: Path) -> list[object]:
     InputError
         Too large, unreadable, empty, not UTF-8, invalid JSON, or not a list.
     """
-    if path.is_file() and path.stat().st_size > MAX_JSON_BYTES:
-        raise tab.input_error(path, f"JSON file larger than {MAX_JSON_BYTES} bytes")
-    data = tab.text_bytes(path)
-    try:
-        document = json.loads(data)
-    except json.JSONDecodeError as exc:
-        raise tab.input_error(path, f"invalid JSON ({exc.msg} at line {exc.lineno})") from exc
-    except RecursionError as exc:
-        raise tab.input_error(path, "invalid JSON (nested too deeply)") from exc
+    document = tab.load_json(path)
     if not isinstance(document, list):
         raise tab.input_error(path, "JSON is not a list of heart-rate records")
     return document
