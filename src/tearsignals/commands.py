@@ -14,7 +14,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from tearsignals import pipeline, privacy, report, store
+from tearsignals import pipeline, privacy, report, schema, store
 from tearsignals.config import AnalysisConfig
 from tearsignals.errors import InputError
 from tearsignals.synth import PlantedEffect, SynthConfig, write_cohort
@@ -121,7 +121,8 @@ def demo(lake: Path, cfg: SynthConfig) -> int:
     print(f"\nfinished in {time.perf_counter() - started:.0f} s")
     print(f"inputs:  {inbox}")
     print(f"lake:    {lake}")
-    for table in ("episode_windows", "episode_shifts", "subject_summary", "cohort_summary"):
+    gold = [t for t in schema.TABLE_NAMES if schema.table(t).layer == "gold"]
+    for table in gold:
         print(f"  {table:<16} {lake / table}")
     print(f"read with: polars.read_parquet('{lake}/cohort_summary/*.parquet')")
     return 0
