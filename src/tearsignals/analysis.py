@@ -51,6 +51,8 @@ Decisions:
   window holds less than ``min_clean_s`` of NN intervals. ``reason`` says so
   only when nothing else explains the window (e.g. a short ``during`` window
   that is otherwise good), so poor windows keep their first cause.
+  ``resp_rate_bpm`` (the HF-band peak of the same spectrum x 60, same
+  gating) is a breathing-rate covariate, not a shift metric.
 - **Shift metrics** (``SHIFT_METRICS``): the time-domain metrics plus
   ``lf_ms2``, ``hf_ms2``, ``ln_hf`` and ``lf_hf``. ``ln_hf = ln(hf_ms2)`` is
   stored because HF power is strongly right-skewed between and within people;
@@ -80,7 +82,7 @@ from tearsignals.config import (
 )
 from tearsignals.windows import OVERLAP_REASON
 
-_FREQ_METRICS = ("lf_ms2", "hf_ms2", "lf_hf")
+_FREQ_METRICS = ("lf_ms2", "hf_ms2", "lf_hf", "resp_rate_bpm")
 SHIFT_METRICS = (*hrv.METRICS, "lf_ms2", "hf_ms2", "ln_hf", "lf_hf")
 LEDGER_COUNTS = {
     "n_ectopic": artifacts.ECTOPIC,
@@ -326,7 +328,8 @@ def rr_window_stats(
     freq: FrequencyConfig,
 ) -> pl.DataFrame:
     """Per spec row: metrics of the cleaned series (one ``time_domain`` call, and
-    ``lf_ms2``, ``hf_ms2``, ``lf_hf`` by ``frequency_domain``; NaN where undefined),
+    ``lf_ms2``, ``hf_ms2``, ``lf_hf``, ``resp_rate_bpm`` by ``frequency_domain``; NaN
+    where undefined),
     ``n_beats`` recorded, the artifact ledger and ``covered_ms`` of the span."""
     ordered = sorted_unique_beats(beats, spec["subject_id"].unique())
     t_us = ordered["t_us"].to_numpy()

@@ -103,7 +103,9 @@ class FrequencyConfig(_Frozen):
     ``"toolbox"`` reproduces the toolbox's numbers. ``welch`` is the ``hrv``
     package recipe (cubic interpolation, Welch with a Hann window, trapezoid
     band areas). Bands are half-open ``[lo, hi)`` in Hz; ``tp_ms2`` is the
-    power below ``hf_hz[1]``.
+    power below ``hf_hz[1]``. ``detrend="smoothness_priors"`` removes a slow
+    trend from each window's NN series (Tarvainen et al. 2002, ``detrend_lambda``)
+    before either spectrum.
     """
 
     method: Literal["lomb", "welch"] = "lomb"
@@ -118,6 +120,11 @@ class FrequencyConfig(_Frozen):
     welch_fs_hz: float = Field(default=4.0, gt=0, description="interpolation rate for Welch")
     welch_nperseg: int = Field(default=256, ge=8)
     welch_noverlap: int = Field(default=128, ge=0)
+    detrend: Literal["none", "smoothness_priors"] = Field(
+        default="none",
+        description="NN-series detrending before the spectrum (Tarvainen et al. 2002)",
+    )
+    detrend_lambda: float = Field(default=500.0, gt=0, description="smoothness-priors lambda")
 
     @model_validator(mode="after")
     def _bands(self) -> FrequencyConfig:

@@ -76,6 +76,35 @@ def test_a_0_25_hz_modulation_lands_in_hf(method: str) -> None:
     assert got["lf_hf"] < 0.05
 
 
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize(("f_hz", "bpm"), [(0.25, 15.0), (0.3, 18.0)])
+def test_resp_rate_is_the_hf_peak(method: str, f_hz: float, bpm: float) -> None:
+    """An RR series modulated at ``f_hz`` breathes at ``60 f_hz`` per minute
+    (within one grid step: 1/1024 Hz for Lomb, 1/64 Hz for Welch)."""
+    t, rr = modulated_beats(f_hz)
+    got = one_window(t, rr, FrequencyConfig(method=method))
+    step_bpm = 60.0 / (1024 if method == "lomb" else 64)
+    assert got["resp_rate_bpm"] == pytest.approx(bpm, abs=step_bpm)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_resp_rate_ignores_a_stronger_lf_rhythm(method: str) -> None:
+    """The peak is searched inside the HF band only."""
+    t, rr = modulated_beats(0.25, amp_ms=10.0)
+    rr = rr + 40.0 * np.sin(2 * np.pi * 0.1 * t / 1000.0)
+    got = one_window(t, rr, FrequencyConfig(method=method))
+    assert got["lf_ms2"] > got["hf_ms2"]
+    assert got["resp_rate_bpm"] == pytest.approx(15.0, abs=1.0)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_gated_windows_have_no_resp_rate(method: str) -> None:
+    t, rr = modulated_beats(0.25, n=100)  # 80 s < min_clean_s
+    got = one_window(t, rr, FrequencyConfig(method=method))
+    assert np.isnan(got["hf_ms2"])
+    assert np.isnan(got["resp_rate_bpm"])
+
+
 @pytest.mark.parametrize("f_hz", [0.1, 0.25])
 def test_welch_total_power_is_the_variance(f_hz: float) -> None:
     """Parseval: a one-sided density integrates to the variance (A^2 / 2 here)."""
@@ -250,6 +279,9 @@ def test_episode_windows_get_lf_hf_from_frequency_domain() -> None:
     assert pre["lf_ms2"] > 10 * pre["hf_ms2"]  # the 0.1 Hz rhythm
     assert pre["lf_hf"] == pytest.approx(pre["lf_ms2"] / pre["hf_ms2"], rel=1e-12)
     assert out.filter(pl.col("basis") == "rr")["lf_ms2"].null_count() == 0
+    rr_rows = out.filter(pl.col("basis") == "rr")
+    assert rr_rows["resp_rate_bpm"].null_count() == 0
+    assert rr_rows["resp_rate_bpm"].is_between(9.0, 24.0).all()  # inside 0.15-0.4 Hz
 
 
 def test_a_short_good_window_has_null_lf_hf_and_says_why() -> None:
@@ -258,6 +290,7 @@ def test_a_short_good_window_has_null_lf_hf_and_says_why() -> None:
     assert during["quality"] == "good"
     assert during["rmssd_ms"] is not None
     assert (during["lf_ms2"], during["hf_ms2"], during["lf_hf"]) == (None, None, None)
+    assert during["resp_rate_bpm"] is None
     assert during["reason"] == "under 120 s clean RR: no LF/HF"
 
 
@@ -267,3 +300,34 @@ def test_welch_shortens_segments_for_windows_shorter_than_nperseg() -> None:
     t, rr = modulated_beats(0.25, n=50)
     got = one_window(t, rr, FrequencyConfig(method="welch", min_clean_s=30.0))
     assert got["hf_ms2"] > 5 * got["lf_ms2"] > 0
+
+
+# --- smoothness-priors detrending ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_smoothness_priors_removes_a_slow_trend(method: str) -> None:
+    """A linear + quadratic drift (~120 ms over 5 min) inflates VLF/LF; the
+    detrended spectrum is back near the trend-free one, HF is kept."""
+    t, rr = modulated_beats(0.25)
+    x = t / t[-1]
+    drifted = rr + 60.0 * x + 60.0 * x**2
+    plain = FrequencyConfig(method=method)
+    detrended = FrequencyConfig(method=method, detrend="smoothness_priors")
+    clean = one_window(t, rr, plain)
+    raw = one_window(t, drifted, plain)
+    fixed = one_window(t, drifted, detrended)
+    low = ("vlf_ms2", "lf_ms2")
+    baseline = clean["vlf_ms2"] + clean["lf_ms2"]
+    assert raw["vlf_ms2"] + raw["lf_ms2"] > 20 * baseline
+    assert fixed["vlf_ms2"] + fixed["lf_ms2"] < 3 * baseline
+    assert sum(fixed[m] for m in low) < 0.1 * sum(raw[m] for m in low)
+    assert fixed["hf_ms2"] == pytest.approx(clean["hf_ms2"], rel=0.1)
+    assert fixed["resp_rate_bpm"] == pytest.approx(15.0, abs=1.0)
+
+
+def test_detrending_is_off_by_default() -> None:
+    assert FrequencyConfig().detrend == "none"
+    assert FrequencyConfig().detrend_lambda == 500.0
+    with pytest.raises(ValidationError):
+        FrequencyConfig(detrend="linear")  # type: ignore[arg-type]
