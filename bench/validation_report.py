@@ -122,19 +122,10 @@ DISTRIBUTION_HEADER = (
 
 
 def aura_section() -> list[str]:
-    """Inline recipe of ``test_whole_recording_matches_hrv_analysis_reference``."""
-    import json
-
-    folder = REALDATA / "reference_hrv_aura_hrvanalysis"
-    rr = np.loadtxt(folder / "test_nn_intervals.txt", dtype=np.float64)
-    ref = json.loads((folder / "reference_values_hrvanalysis.json").read_text())
-    time_ref, poincare_ref = ref["time_domain"], ref["poincare"]
-    t = np.cumsum(rr)
-    lo, hi = window_bounds(t, np.array([t[0]]), np.array([t[-1] + 1.0]))
-    nn_ok = np.ones(rr.size, dtype=bool)
-    pair_ok = nn_ok.copy()
-    pair_ok[0] = False
-    ours = {k: float(v[0]) for k, v in time_domain(rr, nn_ok, pair_ok, lo, hi).items()}
+    """hrv-analysis' reference values vs ours (recipe in ``test_reference_hrv.py``)."""
+    time_ref, poincare_ref, ours = _golden("test_reference_hrv").aura_whole_recording(
+        REALDATA / "reference_hrv_aura_hrvanalysis"
+    )
     n_diffs = ours["n_pairs"]
     pairs = [
         ("mean NN (ms)", time_ref["mean_nni"], ours["mean_nn_ms"]),

@@ -35,6 +35,24 @@ def _realdata(*parts: str) -> Path:
 # --- Aura-healthcare hrv-analysis ----------------------------------------------------------
 
 
+AURA_N_INTERVALS = 1000
+
+
+def aura_whole_recording(folder: Path) -> tuple[dict, dict, dict[str, float]]:
+    """hrv-analysis' time-domain and Poincaré references and our values for its
+    1,000 NN intervals as one window (every interval NN, every difference
+    successive, beat times ``cumsum(rr)``). Also used by bench/validation_report.py."""
+    rr = np.loadtxt(folder / "test_nn_intervals.txt", dtype=np.float64)
+    ref = json.loads((folder / "reference_values_hrvanalysis.json").read_text())
+    t = np.cumsum(rr)
+    lo, hi = window_bounds(t, np.array([t[0]]), np.array([t[-1] + 1.0]))
+    nn_ok = np.ones(rr.size, dtype=bool)
+    pair_ok = nn_ok.copy()
+    pair_ok[0] = False
+    ours = {name: float(v[0]) for name, v in time_domain(rr, nn_ok, pair_ok, lo, hi).items()}
+    return ref["time_domain"], ref["poincare"], ours
+
+
 def test_whole_recording_matches_hrv_analysis_reference() -> None:
     """1,000 NN intervals of hrv-analysis' test file as one window.
 
@@ -44,21 +62,10 @@ def test_whole_recording_matches_hrv_analysis_reference() -> None:
     SD (``np.std``) of the 999 differences while ours uses N-1, so ours is
     converted by ``sqrt((N-1)/N)``; its SD1 and SD2 already use N-1.
     """
-    folder = _realdata("reference_hrv_aura_hrvanalysis")
-    rr = np.loadtxt(folder / "test_nn_intervals.txt", dtype=np.float64)
-    ref = json.loads((folder / "reference_values_hrvanalysis.json").read_text())
-    time_ref, poincare_ref = ref["time_domain"], ref["poincare"]
-
-    t = np.cumsum(rr)
-    lo, hi = window_bounds(t, np.array([t[0]]), np.array([t[-1] + 1.0]))
-    nn_ok = np.ones(rr.size, dtype=bool)
-    pair_ok = nn_ok.copy()
-    pair_ok[0] = False
-    ours = {name: float(v[0]) for name, v in time_domain(rr, nn_ok, pair_ok, lo, hi).items()}
-
-    assert ours["n_nn"] == rr.size
+    time_ref, poincare_ref, ours = aura_whole_recording(_realdata("reference_hrv_aura_hrvanalysis"))
+    assert ours["n_nn"] == AURA_N_INTERVALS
     n_diffs = ours["n_pairs"]
-    assert n_diffs == rr.size - 1
+    assert n_diffs == AURA_N_INTERVALS - 1
     pairs = {
         "mean_nn_ms": time_ref["mean_nni"],
         "sdnn_ms": time_ref["sdnn"],
