@@ -40,8 +40,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/apple_xml.py --size-mb 100
 
 docs: $(STAMP)
-	$(BIN)/python -m tearsignals.expectations
-	$(BIN)/python -m tearsignals.docs > docs/outputs.md
+	$(BIN)/python -m tearsignals.contract.expectations
+	$(BIN)/python -m tearsignals.contract.outputs_doc > docs/outputs.md
 
 validation: $(STAMP)
 	$(BIN)/python bench/validation_report.py

@@ -34,7 +34,7 @@ imports and its peak RSS (``VmHWM`` from ``/proc/self/status``):
     the tolerant tokenizer.
 
 Targets (issue 3): tearsignals ≥ 3x the etree throughput, peak RSS < 300 MB at any size.
-"RSS after import" shows what the imports alone hold: ``tearsignals.adapters``
+"RSS after import" shows what the imports alone hold: ``tearsignals.ingest.adapters``
 imports every adapter, some of which pull in heartpy/scipy/matplotlib.
 
 Run: ``.venv/bin/python bench/apple_xml.py [--size-mb 200] [--interleaved] [--zip] [--keep DIR]``
@@ -245,7 +245,7 @@ def _etree(path: Path) -> int:
 
 
 def _tearsignals(path: Path, *, robust: bool = False) -> int:
-    from tearsignals.adapters import apple_health
+    from tearsignals.ingest.adapters import apple_health
 
     parsed, _ = apple_health.parse_with_stats(path, force_robust=robust)
     return parsed.frames["heart_rate"].height
@@ -267,7 +267,7 @@ def run_child(method: str, path: Path) -> None:
     parent's ``ru_maxrss`` of a child may include pages from before the exec).
     """
     if method in ("tearsignals", "robust", "tearsignals-zip"):
-        import tearsignals.adapters.apple_health  # noqa: F401  (imports are not timed)
+        import tearsignals.ingest.adapters.apple_health  # noqa: F401  (imports are not timed)
     run = {
         "read": _read,
         "etree": _etree,

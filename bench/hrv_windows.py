@@ -27,7 +27,7 @@ import heartpy as hp
 import numpy as np
 
 from tearsignals.config import CleaningConfig
-from tearsignals.hrv import clean_rr, time_domain, window_bounds
+from tearsignals.hrv.time_domain import clean_rr, time_domain, window_bounds
 
 RECORDING_S = 24 * 3600
 WINDOW_S = 240
@@ -63,7 +63,7 @@ def engine(t_ms, rr, nn_ok, pair_ok, start_ms, end_ms) -> dict[str, np.ndarray]:
 
 
 def numpy_loop(t_ms, rr, nn_ok, pair_ok, start_ms, end_ms) -> dict[str, np.ndarray]:
-    """Same definitions as ``tearsignals.hrv``, one window at a time."""
+    """Same definitions as ``tearsignals.hrv.time_domain``, one window at a time."""
     lo, hi = window_bounds(t_ms, start_ms, end_ms)
     rmssd = np.full(lo.size, np.nan)
     sdnn = np.full(lo.size, np.nan)

@@ -26,11 +26,11 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from tearsignals import peaks, ppg
-from tearsignals.adapters import hrv_logger, ishne, polar_h10
-from tearsignals.artifacts import NORMAL, classify_beats
+from tearsignals.beats import detect, ppg_troughs
+from tearsignals.beats.correction import NORMAL, classify_beats
 from tearsignals.config import CleaningConfig
-from tearsignals.hrv import clean_series, time_domain, window_bounds
+from tearsignals.hrv.time_domain import clean_series, time_domain, window_bounds
+from tearsignals.ingest.adapters import hrv_logger, ishne, polar_h10
 
 REPO = Path(__file__).resolve().parents[1]
 REALDATA = REPO.parent / "shared" / "realdata"
@@ -473,8 +473,8 @@ def beats_section() -> list[str]:
     for record in ("118e24", "118e12", "118e06", "118e00"):
         signal = pk_t._column(REALDATA / "heartpy" / f"{record}.csv")
         reference = pk_t._column(REALDATA / "heartpy" / f"{record}_ann.csv")
-        found = peaks.ecg_beats(signal, pk_t.NST_FS)
-        a = peaks.beat_agreement(
+        found = detect.ecg_beats(signal, pk_t.NST_FS)
+        a = detect.beat_agreement(
             found.index / pk_t.NST_FS, reference / pk_t.NST_FS, pk_t.ECG_TOLERANCE_S
         )
         note = " (not tested: 0 dB SNR)" if record == "118e00" else ""
@@ -483,12 +483,12 @@ def beats_section() -> list[str]:
     path = REALDATA / "flirt" / "holter" / "holter.ecg"
     header = ishne.read_header(path)
     n = int(600 * header.fs)
-    found = peaks.ecg_beats(ishne.lead_samples(path, header)[:n], header.fs)
+    found = detect.ecg_beats(ishne.lead_samples(path, header)[:n], header.fs)
     reference = pk_t._holter_reference_s(REALDATA / "flirt" / "holter" / "holter.txt")
     reference = reference[reference < 600.0]
     detected = found.index / header.fs
     detected = detected[detected >= reference[0] - pk_t.ECG_TOLERANCE_S]
-    a = peaks.beat_agreement(detected, reference, pk_t.ECG_TOLERANCE_S)
+    a = detect.beat_agreement(detected, reference, pk_t.ECG_TOLERANCE_S)
     rows.append(_agreement_row("ISHNE Holter lead 1 vs annotations, first 10 min", a, ecg_tol_ms))
 
     path = REALDATA / "polar_h10_ecg_detectPVC" / "polar_h10.csv"
@@ -497,9 +497,9 @@ def beats_section() -> list[str]:
     samples = pl.read_csv(path, columns=["time_ns", "ecg_mV"])
     time_s = samples["time_ns"].to_numpy() / 1e9
     fs = 1.0 / float(np.median(np.diff(time_s)))
-    found = peaks.ecg_beats(samples["ecg_mV"].to_numpy(), fs)
+    found = detect.ecg_beats(samples["ecg_mV"].to_numpy(), fs)
     ecg_s = time_s[found.index]
-    a = peaks.beat_agreement(ecg_s, device_s, pk_t.ECG_TOLERANCE_S)
+    a = detect.beat_agreement(ecg_s, device_s, pk_t.ECG_TOLERANCE_S)
     rows.append(_agreement_row("Polar H10 ECG (130 Hz) vs the strap's RR beats", a, ecg_tol_ms))
     rr_error = pk_t._rr_differences_ms(ecg_s, device_s, device["rr_ms"].to_numpy())
 
@@ -525,8 +525,10 @@ def beats_section() -> list[str]:
         if limit is not None:
             ref_s = ref_s[ref_s < limit]
         test_s = e4_t._seconds_after(bvp["t_utc"], start)
-        near = ppg.beat_agreement(test_s, ref_s)  # the test's measure: nearest beat, ±150 ms
-        one = peaks.beat_agreement(test_s, ref_s, 0.15)  # one-to-one, for the signed error
+        near = ppg_troughs.beat_agreement(
+            test_s, ref_s
+        )  # the test's measure: nearest beat, ±150 ms
+        one = detect.beat_agreement(test_s, ref_s, 0.15)  # one-to-one, for the signed error
         e4_rows.append(
             [
                 name,
@@ -545,10 +547,10 @@ def beats_section() -> list[str]:
     frame = pl.read_csv(REALDATA / "heartpy" / "data2.csv")
     timer_ms = frame["timer"].to_numpy()
     fs2 = timer_ms.size / (timer_ms[-1] - timer_ms[0]) * 1000.0
-    found = peaks.ppg_beats(frame["hr"].to_numpy().astype(np.float64), fs2)
+    found = detect.ppg_beats(frame["hr"].to_numpy().astype(np.float64), fs2)
     hr_pairs.append(("data2.csv mean HR (bpm)", 62.376, pk_t._mean_ok_hr_bpm(found, fs2)))
     frame = pl.read_csv(REALDATA / "heartpy" / "data3.csv")
-    found = peaks.ppg_beats(frame["hr"].to_numpy().astype(np.float64), 100.42)
+    found = detect.ppg_beats(frame["hr"].to_numpy().astype(np.float64), 100.42)
     segment_bpm = [100.0, 96.8, 97.2, 97.9, 96.7, 96.8, 96.8, 95.0, 92.9, 96.7, 99.2]
     hr_pairs.append(
         (
@@ -557,7 +559,7 @@ def beats_section() -> list[str]:
             pk_t._mean_ok_hr_bpm(found, 100.42),
         )
     )
-    first5 = peaks.ppg_beats(pk_t._column(REALDATA / "heartpy" / "data.csv"), 100.0).index[:5]
+    first5 = detect.ppg_beats(pk_t._column(REALDATA / "heartpy" / "data.csv"), 100.0).index[:5]
     header_row = (
         "recording",
         "tolerance (ms)",

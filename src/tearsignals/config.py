@@ -42,11 +42,11 @@ class WindowConfig(_Frozen):
 
 
 class CleaningConfig(_Frozen):
-    """RR cleaning before metrics (``tearsignals.hrv.clean_series``).
+    """RR cleaning before metrics (``tearsignals.hrv.time_domain.clean_series``).
 
     ``method="lipponen"`` (default) detects ectopic, missed, extra and long/short
     beats by Lipponen & Tarvainen (2019), the Kubios method, and *corrects* them
-    (``tearsignals.artifacts``); ``"median"`` is the simple rule: physiological
+    (``tearsignals.beats.correction``); ``"median"`` is the simple rule: physiological
     limits plus a deviation from the local median, flagged beats *rejected*.
     Both apply ``rr_min_ms``/``rr_max_ms`` to the (corrected) intervals and
     ``gap_tolerance_ms`` to decide which intervals are truly successive.
@@ -85,7 +85,7 @@ class CleaningConfig(_Frozen):
     lipponen_floor_ms: float = Field(
         50.0,
         ge=0,
-        description="lipponen: least threshold (ms); 0 = the paper (see tearsignals.artifacts)",
+        description="lipponen: least threshold (ms); 0 = the paper (see tearsignals.beats.correction)",
     )
     lipponen_residual_gate: bool = Field(
         True, description="lipponen: reject corrected intervals far from their local median"
@@ -93,7 +93,7 @@ class CleaningConfig(_Frozen):
 
 
 class FrequencyConfig(_Frozen):
-    """Frequency-domain HRV (``tearsignals.frequency``): method, bands and gating.
+    """Frequency-domain HRV (``tearsignals.hrv.frequency_domain``): method, bands and gating.
 
     ``lomb`` is the PhysioNet Cardiovascular Signal Toolbox recipe (Lomb-Scargle
     on the uneven NN series, grid ``k * lomb_df_hz``, band sums times the grid
@@ -163,7 +163,7 @@ class QualityConfig(_Frozen):
 
 
 class TimecourseConfig(_Frozen):
-    """Event-locked time course (``tearsignals.timecourse``): bins and per-bin quality.
+    """Event-locked time course (``tearsignals.episodes.timecourse``): bins and per-bin quality.
 
     Bins of ``bin_min`` minutes run from ``start_min`` to ``end_min`` around the
     episode onset and, separately, around its end. A bin's values count only
@@ -186,7 +186,7 @@ class TimecourseConfig(_Frozen):
 
 
 class StatsConfig(_Frozen):
-    """Cohort statistics: bootstrap, the mixed model (``tearsignals.mixed``), time course.
+    """Cohort statistics: bootstrap, the mixed model (``tearsignals.stats.mixed_model``), time course.
 
     ``model_metrics`` x ``model_windows`` is the pre-declared family the mixed
     model covers (metrics absent from the shifts are skipped); the FDR

@@ -4,7 +4,7 @@ Each function here is plain Python over the pure modules (``windows``,
 ``analysis``, ``stats``) plus ``store`` and ``ingest``; the Prefect flows only
 call them. :func:`nightly_run` and :func:`analyze_lake` are the two flows
 without Prefect (no retries, no lock: callers hold
-:func:`tearsignals.lock.lake_writer` when other runs may write).
+:func:`tearsignals.lake.lock.lake_writer` when other runs may write).
 
 Gold tables are rebuilt per subject. A subject whose silver data changed is
 marked pending (by ingest, before the file's commit) and cleared only after its
@@ -20,10 +20,13 @@ from pathlib import Path
 
 import polars as pl
 
-from tearsignals import analysis, ingest, mixed, stats, store, timecourse, windows
+from tearsignals.beats.source_priority import beats_by_priority
 from tearsignals.config import AnalysisConfig
+from tearsignals.episodes import timecourse, window_metrics, windows
 from tearsignals.errors import InputError
-from tearsignals.priority import beats_by_priority
+from tearsignals.ingest import files
+from tearsignals.lake import store
+from tearsignals.stats import mixed_model, summaries
 
 GOLD_PER_SUBJECT = ("episode_windows", "episode_shifts", "subject_summary", "episode_timecourse")
 
@@ -61,9 +64,9 @@ def analyze_subject(lake: Path, subject_id: str, cfg: AnalysisConfig) -> dict[st
     hours = windows.data_hours(beats, heart_rate)
     spec = windows.episode_windows_spec(all_episodes, cfg.windows, hours)
     spec = spec.filter(pl.col("episode_id").is_in(chosen.implode()))
-    window_rows = analysis.episode_window_metrics(beats, heart_rate, spec, cfg, params)
-    shifts = analysis.episode_shifts(window_rows, params)
-    summary = stats.subject_summary(shifts, cfg.stats, params)
+    window_rows = window_metrics.episode_window_metrics(beats, heart_rate, spec, cfg, params)
+    shifts = window_metrics.episode_shifts(window_rows, params)
+    summary = summaries.subject_summary(shifts, cfg.stats, params)
     course = timecourse.episode_timecourse(beats, heart_rate, window_rows, cfg, params)
     outputs = {"episode_windows": window_rows, "episode_shifts": shifts, "subject_summary": summary}
     outputs["episode_timecourse"] = course
@@ -76,11 +79,11 @@ def summarize_cohort(lake: Path, cfg: AnalysisConfig) -> pl.DataFrame:
     """Rebuild the cohort summary from every subject's shifts made with these parameters."""
     params = cfg.params_hash()
     shifts = store.read_table(lake, "episode_shifts").filter(pl.col("params_hash") == params)
-    cohort = stats.cohort_summary(shifts, cfg.stats, params)
+    cohort = summaries.cohort_summary(shifts, cfg.stats, params)
     store.write_unpartitioned(lake, "cohort_summary", cohort)
     # Mixed model (episodes joined for the moderators) and the time-course average.
     episodes = store.scan_committed(lake, "episodes").collect()
-    model = mixed.cohort_model(shifts, episodes, cfg.stats, params)
+    model = mixed_model.cohort_model(shifts, episodes, cfg.stats, params)
     store.write_unpartitioned(lake, "cohort_model", model)
     course = store.read_table(lake, "episode_timecourse").filter(pl.col("params_hash") == params)
     averaged = timecourse.cohort_timecourse(course, params)
@@ -94,16 +97,16 @@ def read_cohort_summary(lake: Path) -> pl.DataFrame:
 
 def ingest_subject_files(
     lake: Path, inbox: Path, subject_id: str, paths: Sequence[Path], key: bytes | None = None
-) -> list[ingest.FileReport]:
+) -> list[files.FileReport]:
     """Ingest one subject's files in order; reports of the files not committed before."""
-    reports = [ingest.ingest_file(lake, inbox, subject_id, p, key=key) for p in paths]
+    reports = [files.ingest_file(lake, inbox, subject_id, p, key=key) for p in paths]
     return [r for r in reports if r is not None]
 
 
-def ingest_inbox(lake: Path, inbox: Path, key: bytes | None = None) -> list[ingest.FileReport]:
+def ingest_inbox(lake: Path, inbox: Path, key: bytes | None = None) -> list[files.FileReport]:
     """Every inbox file not yet committed, subject by subject (nightly-ingest without Prefect)."""
     by_subject: dict[str, list[Path]] = {}
-    for subject_id, path in ingest.inbox_files(inbox):
+    for subject_id, path in files.inbox_files(inbox):
         by_subject.setdefault(subject_id, []).append(path)
     return [
         report
@@ -134,7 +137,7 @@ def analyze_lake(lake: Path, cfg: AnalysisConfig) -> dict[str, dict[str, int]]:
 
 def nightly_run(
     lake: Path, inbox: Path, cfg: AnalysisConfig | None = None, key: bytes | None = None
-) -> list[ingest.FileReport]:
+) -> list[files.FileReport]:
     """Ingest the inbox, then re-analyse every stale subject (nightly-ingest without Prefect)."""
     reports = ingest_inbox(lake, inbox, key)
     gained = sorted({r.subject_id for r in reports if r.rows_ok > 0})

@@ -181,7 +181,7 @@ def _ectopic_rr() -> str:
 
 
 def _read(lake: Path, table: str) -> pl.DataFrame:
-    from tearsignals import store
+    from tearsignals.lake import store
 
     if table in ("beats", "heart_rate", "episodes", "vendor_hrv", "quarantine"):
         return store.scan_committed(lake, table).collect()
@@ -619,7 +619,7 @@ CASES: tuple[Case, ...] = (
 class FileResult:
     name: str
     outcome: str
-    report: object | None  # tearsignals.ingest.FileReport
+    report: object | None  # tearsignals.ingest.files.FileReport
 
 
 @dataclass
@@ -661,8 +661,10 @@ def run_case(case: Case, root: Path) -> CaseResult:
     """
     import time
 
-    from tearsignals import ingest, pipeline, store
+    from tearsignals import pipeline
     from tearsignals.config import AnalysisConfig
+    from tearsignals.ingest import files
+    from tearsignals.lake import store
 
     started = time.monotonic()
     inbox, lake = root / "inbox", root / "lake"
@@ -673,7 +675,7 @@ def run_case(case: Case, root: Path) -> CaseResult:
         path = folder / name
         path.write_bytes(data)
         written.append(path)
-    reports = [ingest.ingest_file(lake, inbox, "S01", path) for path in written]
+    reports = [files.ingest_file(lake, inbox, "S01", path) for path in written]
     # A later file can withdraw and re-ingest an earlier one (key conflict), so the
     # outcome of a committed file is read from its final ingest-log entry.
     log = {r["file_id"]: r for r in store.read_table(lake, "_ingest_log").iter_rows(named=True)}

@@ -27,7 +27,7 @@ def _cases() -> object:
 
 
 def main() -> int:
-    from tearsignals import store
+    from tearsignals.lake import store
 
     cases = _cases()
     silver = ("beats", "heart_rate", "episodes", "vendor_hrv")

@@ -16,7 +16,7 @@ from typing import Any
 import polars as pl
 import pytest
 
-from tearsignals import store
+from tearsignals.lake import store
 
 WALL_CLOCK_S = 60.0
 SILVER = ("beats", "heart_rate", "episodes", "vendor_hrv")

@@ -36,8 +36,9 @@ from typing import Any
 
 
 def _run_job(job: dict[str, Any]) -> None:
-    from tearsignals import lock, pipeline
+    from tearsignals import pipeline
     from tearsignals.config import AnalysisConfig
+    from tearsignals.lake import lock
 
     os.environ.update(job.get("env") or {})
     if job.get("fsize"):
@@ -87,7 +88,8 @@ def _report_failure(job: dict[str, Any], err: BaseException) -> None:
 
 
 def _serve() -> None:
-    from tearsignals import expectations, pipeline  # noqa: F401  (imported once, before forks)
+    from tearsignals import pipeline  # noqa: F401  (imported once, before forks)
+    from tearsignals.contract import expectations
 
     expectations.suite("beats")  # builds the great-expectations context once
     expectations._batch_definition()

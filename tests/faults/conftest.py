@@ -28,8 +28,10 @@ from typing import Any
 import polars as pl
 import pytest
 
-from tearsignals import lock, pipeline, schema, store
+from tearsignals import pipeline
 from tearsignals.config import AnalysisConfig, FrequencyConfig, StatsConfig
+from tearsignals.contract import schema
+from tearsignals.lake import lock, store
 from tearsignals.synth import SynthConfig, write_cohort
 
 COHORT = SynthConfig(n_subjects=2, n_days=2, seed=0, episodes_per_month=45.0)

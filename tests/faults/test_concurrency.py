@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tearsignals import lock, store
+from tearsignals.lake import lock, store
 
 
 def _events(path: Path) -> list[dict[str, Any]]:
@@ -80,7 +80,7 @@ def test_threads_of_one_process_wait_for_each_other(tmp_path: Path) -> None:
 HOLDER = """
 import sys, time
 from pathlib import Path
-from tearsignals import lock
+from tearsignals.lake import lock
 with lock.lake_writer(Path(sys.argv[1]), "nightly-ingest"):
     print("locked", flush=True)
     time.sleep(60)

@@ -8,8 +8,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from tearsignals import ingest, lock, pipeline, store
+from tearsignals import pipeline
 from tearsignals.config import WindowConfig
+from tearsignals.ingest import files
+from tearsignals.lake import lock, store
 
 
 def _copy_of(lake: Path, root: Path) -> Path:
@@ -71,11 +73,11 @@ def test_a_real_recording_lands_once_and_re_runs_add_nothing(
     (inbox / "S01").mkdir(parents=True)
     path = inbox / "S01" / "IBI.csv"
     shutil.copy(realdata / "stress_predict_e4" / "S01" / "IBI.csv", path)
-    report = ingest.ingest_file(lake, inbox, "S01", path)
+    report = files.ingest_file(lake, inbox, "S01", path)
     assert report is not None and report.status == "ingested" and report.rows_ok > 0
     stored = sum(store.read_table(lake, t).height for t in store.file_parted_tables())
     assert stored == report.rows_ok + report.rows_quarantined
     before = tools.digest(lake)
     for _ in range(3):
-        assert ingest.ingest_file(lake, inbox, "S01", path) is None
+        assert files.ingest_file(lake, inbox, "S01", path) is None
     assert tools.digest(lake) == before

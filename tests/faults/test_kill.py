@@ -23,7 +23,8 @@ from typing import Any
 
 import pytest
 
-from tearsignals import lock, pipeline, store
+from tearsignals import pipeline
+from tearsignals.lake import lock, store
 
 # (point, hit): a hit is a number, or for write points the lake path prefix of the write
 QUICK = [
@@ -161,11 +162,11 @@ def test_flow_run_killed_mid_ingest_is_no_obstacle_to_the_next(
     from prefect.client.schemas.objects import StateType
     from prefect.settings import PREFECT_API_URL
 
-    from flows.nightly_ingest import nightly_ingest
+    from tearsignals_flows.nightly_ingest import nightly_ingest
 
     lake = tmp_path / "lake"
     code = (
-        "from flows.nightly_ingest import nightly_ingest\n"
+        "from tearsignals_flows.nightly_ingest import nightly_ingest\n"
         "from tearsignals.config import AnalysisConfig\n"
         f"cfg = AnalysisConfig.model_validate_json({tools.config.model_dump_json()!r})\n"
         f"nightly_ingest({str(fault_inbox)!r}, {str(lake)!r}, config=cfg)\n"

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-import flows.nightly_ingest as nightly_module
-from tearsignals import store
+import tearsignals_flows.nightly_ingest as nightly_module
+from tearsignals.lake import store
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("prefect_harness")]
 

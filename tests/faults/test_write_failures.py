@@ -16,7 +16,8 @@ from typing import Any
 import polars as pl
 import pytest
 
-from tearsignals import ingest, store
+from tearsignals.ingest import files
+from tearsignals.lake import store
 
 
 def _with_new_export(fault_inbox: Path, root: Path) -> tuple[Path, int]:
@@ -104,10 +105,10 @@ def test_failing_rename_keeps_the_previous_lake(
     monkeypatch.setattr(Path, "replace", failing_replace)
     path = inbox / "S02" / "rr_S02_next.csv"
     with pytest.raises(OSError, match="simulated rename failure"):
-        ingest.ingest_file(lake, inbox, "S02", path)
+        files.ingest_file(lake, inbox, "S02", path)
     _assert_untouched(lake, clean_run, tools)
     monkeypatch.setattr(Path, "replace", real_replace)
-    report = ingest.ingest_file(lake, inbox, "S02", path)
+    report = files.ingest_file(lake, inbox, "S02", path)
     assert report is not None and report.rows_ok == n_new
     fault_figures.append({"suite": "quick", "kind": "failing rename",
                           "previous_state_intact": True, "temp_files_left": 0})  # fmt: skip

@@ -17,8 +17,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from tearsignals import adapters, ingest, store
-from tearsignals.adapters import apple_health
+from tearsignals.ingest import adapters, files
+from tearsignals.ingest.adapters import apple_health
+from tearsignals.lake import store
 
 pytestmark = pytest.mark.golden
 
@@ -95,11 +96,11 @@ def test_real_export_lands_in_the_lake_end_to_end(realdata: Path, tmp_path: Path
     inbox, lake = tmp_path / "INBOX", tmp_path / "lake"
     (inbox / "S01").mkdir(parents=True)
     path = Path(shutil.copy(realdata.joinpath(*HKIMPORT), inbox / "S01" / "export.zip"))
-    report = ingest.ingest_file(lake, inbox, "S01", path)
+    report = files.ingest_file(lake, inbox, "S01", path)
     assert report is not None and report.status == "ingested"
     assert report.format == "apple_health"
     assert (report.rows_in, report.rows_ok, report.rows_quarantined) == (2177, 2177, 0)
     stored = store.read_table(lake, "heart_rate")
     assert stored.height == 2177
     assert set(stored["source"]) == {"apple_health"}
-    assert ingest.ingest_file(lake, inbox, "S01", path) is None  # already committed
+    assert files.ingest_file(lake, inbox, "S01", path) is None  # already committed

@@ -29,10 +29,12 @@ import numpy as np
 import polars as pl
 import pytest
 
-from tearsignals import analysis, artifacts, schema
-from tearsignals.artifacts import ECTOPIC, LABELS, NORMAL, classify_beats
+from tearsignals.beats import correction
+from tearsignals.beats.correction import ECTOPIC, LABELS, NORMAL, classify_beats
 from tearsignals.config import AnalysisConfig, CleaningConfig
-from tearsignals.hrv import clean_series
+from tearsignals.contract import schema
+from tearsignals.episodes import window_metrics
+from tearsignals.hrv.time_domain import clean_series
 
 pytestmark = pytest.mark.golden
 
@@ -124,7 +126,7 @@ def test_mitdb105_flags_sit_on_v_beats_or_annotation_gaps(realdata: Path) -> Non
     assert series.flagged[near_v].mean() == 1.0
     assert series.flagged.sum() == 96
     # Missed-beat labels land where the annotators skipped beats in noise (RR ~ 2x).
-    missed = np.flatnonzero(series.labels == artifacts.MISSED)
+    missed = np.flatnonzero(series.labels == correction.MISSED)
     assert missed.size >= 3
     assert (rr[missed] > 1.8 * np.median(rr)).all()
 
@@ -189,7 +191,7 @@ def test_polar_h10_window_is_poor(realdata: Path) -> None:
             "window_end_utc": pl.Series([t0 + 360_000_000]).cast(pl.Datetime("us", "UTC")),
         }
     )
-    row = analysis.episode_window_metrics(
+    row = window_metrics.episode_window_metrics(
         beats, schema.empty("heart_rate"), spec, AnalysisConfig(), "h"
     ).row(0, named=True)
     assert row["quality"] == "poor"

@@ -16,11 +16,13 @@ import numpy as np
 import polars as pl
 import pytest
 
-from tearsignals import adapters, ingest, pipeline, store
-from tearsignals.adapters import empatica
+from tearsignals import pipeline
+from tearsignals.beats.ppg_troughs import beat_agreement
 from tearsignals.config import AnalysisConfig
 from tearsignals.errors import InputError
-from tearsignals.ppg import beat_agreement
+from tearsignals.ingest import adapters, files
+from tearsignals.ingest.adapters import empatica
+from tearsignals.lake import store
 
 pytestmark = pytest.mark.golden
 
@@ -204,7 +206,7 @@ def test_fit_file_lands_in_the_lake(realdata: Path, tmp_path: Path) -> None:
     folder = tmp_path / "inbox" / "S01"
     folder.mkdir(parents=True)
     path = Path(shutil.copy(realdata / "garmin_fit_fitparse" / "garmin-fenix-5-run.fit", folder))
-    report = ingest.ingest_file(tmp_path / "lake", tmp_path / "inbox", "S01", path)
+    report = files.ingest_file(tmp_path / "lake", tmp_path / "inbox", "S01", path)
     assert report is not None and report.status == "ingested" and report.rows_ok == 134
     assert store.read_table(tmp_path / "lake", "beats").height == 113
     assert store.read_table(tmp_path / "lake", "heart_rate").height == 21
@@ -216,7 +218,7 @@ def test_fit_file_lands_in_the_lake(realdata: Path, tmp_path: Path) -> None:
 def test_e4_session_runs_through_ingest_and_analysis(realdata: Path, tmp_path: Path) -> None:
     inbox, lake = tmp_path / "inbox", tmp_path / "lake"
     shutil.copytree(realdata / "stress_predict_e4" / "S01", inbox / "S01")
-    reports = [ingest.ingest_file(lake, inbox, s, p) for s, p in ingest.inbox_files(inbox)]
+    reports = [files.ingest_file(lake, inbox, s, p) for s, p in files.inbox_files(inbox)]
     status = {Path(r.path).name: (r.format, r.status) for r in reports if r is not None}
     assert status["IBI.csv"] == ("e4_ibi", "ingested") and status["BVP.csv"][1] == "ingested"
     assert status["tags_S01.csv"] == ("e4_tags", "ingested")

@@ -1,4 +1,4 @@
-"""Golden tests: beats detected by ``tearsignals.peaks`` against reference beats in real recordings.
+"""Golden tests: beats detected by ``tearsignals.beats.detect`` against reference beats in real recordings.
 
 Matching is one-to-one within ±50 ms (ECG) or ±100 ms (PPG). Thresholds sit
 just below what the detector achieves here (achieved values in comments), so
@@ -17,8 +17,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from tearsignals import peaks
-from tearsignals.adapters import ishne, polar_h10
+from tearsignals.beats import detect
+from tearsignals.ingest.adapters import ishne, polar_h10
 
 pytestmark = pytest.mark.golden
 
@@ -48,8 +48,8 @@ def test_nst_r_peaks_match_the_reference_annotations(
     signal = _column(realdata / "heartpy" / f"{record}.csv")
     reference = _column(realdata / "heartpy" / f"{record}_ann.csv")
     assert reference.size in (162, 167)  # README: 167 beats for e24, 162 for e12/e06
-    found = peaks.ecg_beats(signal, NST_FS)
-    agreement = peaks.beat_agreement(found.index / NST_FS, reference / NST_FS, ECG_TOLERANCE_S)
+    found = detect.ecg_beats(signal, NST_FS)
+    agreement = detect.beat_agreement(found.index / NST_FS, reference / NST_FS, ECG_TOLERANCE_S)
     assert agreement.sensitivity >= min_sensitivity
     assert agreement.ppv >= min_ppv
     assert agreement.mean_abs_error_ms <= max_error_ms
@@ -68,13 +68,13 @@ def test_holter_lead_1_beats_match_the_annotations_in_the_first_10_minutes(reald
     path = realdata / "flirt" / "holter" / "holter.ecg"
     header = ishne.read_header(path)
     n = int(600 * header.fs)
-    found = peaks.ecg_beats(ishne.lead_samples(path, header)[:n], header.fs)
+    found = detect.ecg_beats(ishne.lead_samples(path, header)[:n], header.fs)
     reference = _holter_reference_s(realdata / "flirt" / "holter" / "holter.txt")
     reference = reference[reference < 600.0]
     detected = found.index / header.fs
     # Before the first annotated beat the file is marked X (no usable signal).
     detected = detected[detected >= reference[0] - ECG_TOLERANCE_S]
-    agreement = peaks.beat_agreement(detected, reference, ECG_TOLERANCE_S)
+    agreement = detect.beat_agreement(detected, reference, ECG_TOLERANCE_S)
     assert agreement.n_reference == 585
     assert agreement.sensitivity >= 0.99  # achieved 0.997
     assert agreement.ppv >= 0.99  # achieved 1.000
@@ -94,9 +94,9 @@ def test_polar_h10_ecg_beats_agree_with_the_device_rr(realdata: Path) -> None:
     samples = pl.read_csv(path, columns=["time_ns", "ecg_mV"])
     time_s = samples["time_ns"].to_numpy() / 1e9
     fs = 1.0 / float(np.median(np.diff(time_s)))
-    found = peaks.ecg_beats(samples["ecg_mV"].to_numpy(), fs)
+    found = detect.ecg_beats(samples["ecg_mV"].to_numpy(), fs)
     ecg_s = time_s[found.index]
-    agreement = peaks.beat_agreement(ecg_s, device_s, ECG_TOLERANCE_S)
+    agreement = detect.beat_agreement(ecg_s, device_s, ECG_TOLERANCE_S)
     assert agreement.sensitivity >= 0.99  # achieved 0.997
     assert agreement.ppv >= 0.99  # achieved 0.994
     assert agreement.mean_abs_error_ms <= 7.0  # achieved 5.6 ms (ECG at 130 Hz: 7.7 ms steps)
@@ -123,13 +123,13 @@ def _rr_differences_ms(
 
 
 def test_ppg_peaks_of_data_csv_are_heartpys_documented_peaks(realdata: Path) -> None:
-    found = peaks.ppg_beats(_column(realdata / "heartpy" / "data.csv"), 100.0)
+    found = detect.ppg_beats(_column(realdata / "heartpy" / "data.csv"), 100.0)
     # heartpy's detect_peaks doctest: the first five peaks of this file.
     assert found.index[:5].tolist() == [63, 165, 264, 360, 460]
     assert found.index.size == 24 and found.ok.all()
 
 
-def _mean_ok_hr_bpm(found: peaks.Beats, fs: float) -> float:
+def _mean_ok_hr_bpm(found: detect.Beats, fs: float) -> float:
     rr_ms = np.diff(found.index) / fs * 1000.0
     ok = found.ok[1:] & found.ok[:-1]
     return float(60000.0 / np.mean(rr_ms[ok]))
@@ -140,14 +140,14 @@ def test_ppg_heart_rate_of_data2_matches_heartpy_reference(realdata: Path) -> No
     timer_ms = frame["timer"].to_numpy()
     fs = timer_ms.size / (timer_ms[-1] - timer_ms[0]) * 1000.0  # heartpy's get_samplerate_mstimer
     assert fs == pytest.approx(116.996, abs=1e-3)
-    found = peaks.ppg_beats(frame["hr"].to_numpy().astype(np.float64), fs)
+    found = detect.ppg_beats(frame["hr"].to_numpy().astype(np.float64), fs)
     # heartpy doctest: 62.376 bpm; achieved 61.49 (1.4 % lower)
     assert _mean_ok_hr_bpm(found, fs) == pytest.approx(62.376, rel=0.025)
 
 
 def test_ppg_heart_rate_of_data3_matches_heartpy_segmentwise_reference(realdata: Path) -> None:
     frame = pl.read_csv(realdata / "heartpy" / "data3.csv")
-    found = peaks.ppg_beats(frame["hr"].to_numpy().astype(np.float64), 100.42)
+    found = detect.ppg_beats(frame["hr"].to_numpy().astype(np.float64), 100.42)
     segment_bpm = [100.0, 96.8, 97.2, 97.9, 96.7, 96.8, 96.8, 95.0, 92.9, 96.7, 99.2]
     # heartpy process_segmentwise doctest; achieved 97.82 vs 96.91 (0.9 % higher)
     assert _mean_ok_hr_bpm(found, 100.42) == pytest.approx(np.mean(segment_bpm), rel=0.015)

@@ -17,8 +17,8 @@ import pytest
 from numpy.lib.stride_tricks import sliding_window_view
 
 from tearsignals.config import FrequencyConfig
-from tearsignals.frequency import frequency_domain
-from tearsignals.hrv import window_bounds
+from tearsignals.hrv.frequency_domain import frequency_domain
+from tearsignals.hrv.time_domain import window_bounds
 
 pytestmark = pytest.mark.golden
 

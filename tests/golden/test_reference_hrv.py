@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from numpy.lib.stride_tricks import sliding_window_view
 
-from tearsignals.hrv import time_domain, window_bounds
+from tearsignals.hrv.time_domain import time_domain, window_bounds
 
 pytestmark = pytest.mark.golden
 

@@ -16,10 +16,11 @@ import numpy as np
 import polars as pl
 import pytest
 
-from tearsignals import adapters, ingest, store
-from tearsignals.adapters import garmin_logger, hrv_logger, polar_hrm, rr_text
 from tearsignals.errors import InputError
-from tearsignals.hrv import time_domain
+from tearsignals.hrv.time_domain import time_domain
+from tearsignals.ingest import adapters, files
+from tearsignals.ingest.adapters import garmin_logger, hrv_logger, polar_hrm, rr_text
+from tearsignals.lake import store
 
 pytestmark = pytest.mark.golden
 
@@ -150,7 +151,7 @@ def test_hrv_logger_other_files(realdata: Path) -> None:
 
 # Agreement with the app's own per-window results. Windows are the app's: the beats whose
 # phone timestamp lies after the previous Features row and up to this one. The app uses
-# other conventions than ours (tearsignals.hrv): SDNN with N (ours N-1), RMSSD dividing the
+# other conventions than ours (tearsignals.hrv.time_domain): SDNN with N (ours N-1), RMSSD dividing the
 # sum of squared differences by (differences - 1) (ours: by the number of differences), HR
 # as 60000 / AVNN (ours: mean of instantaneous rates). After converting those, every window
 # without app-side artifact removal agrees to 1e-6 relative (10 of the 11 windows). The app
@@ -231,7 +232,7 @@ def test_real_rr_files_land_in_the_lake(realdata: Path, tmp_path: Path) -> None:
     for name in ("ot_m60_RRIntervals.csv", "ot_m60_Features.csv"):
         shutil.copyfile(realdata / HRV_LOGGER / name, folder / name)
     shutil.copyfile(realdata / GARMIN / "data.csv", folder / "garmin.csv")
-    reports = [ingest.ingest_file(lake, inbox, s, p) for s, p in ingest.inbox_files(inbox)]
+    reports = [files.ingest_file(lake, inbox, s, p) for s, p in files.inbox_files(inbox)]
     by_path = {r.path: r for r in reports if r is not None}
     summary = {p: (r.format, r.status, r.rows_ok) for p, r in by_path.items()}
     assert summary == {

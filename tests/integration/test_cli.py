@@ -10,7 +10,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from tearsignals import cli, commands, store
+from tearsignals import cli
+from tearsignals.cli import commands
+from tearsignals.lake import store
 
 pytestmark = pytest.mark.integration
 
@@ -123,7 +125,7 @@ def test_local_server_listens_on_loopback_only() -> None:
 
 
 def test_deployments_carry_schedule_timezone_and_parameters(tmp_path: Path) -> None:
-    from flows.deployments import build_deployments
+    from tearsignals_flows.deployments import build_deployments
 
     nightly, manual = build_deployments(
         tmp_path / "in", tmp_path / "lake", "30 2 * * *", "Europe/Berlin"

@@ -8,11 +8,12 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from flows.analyze_episodes import analyze_episodes
-from flows.nightly_ingest import nightly_ingest
-from tearsignals import schema, store
 from tearsignals.config import AnalysisConfig
+from tearsignals.contract import schema
+from tearsignals.lake import store
 from tearsignals.synth import PlantedEffect, SynthConfig, write_cohort
+from tearsignals_flows.analyze_episodes import analyze_episodes
+from tearsignals_flows.nightly_ingest import nightly_ingest
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("prefect_harness")]
 

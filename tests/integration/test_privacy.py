@@ -24,12 +24,12 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from flows.analyze_episodes import analyze_episodes
-from flows.nightly_ingest import nightly_ingest
-from tearsignals import privacy, store
 from tearsignals.config import AnalysisConfig, FrequencyConfig, StatsConfig
 from tearsignals.errors import InputError
+from tearsignals.lake import privacy, store
 from tearsignals.synth import SynthConfig, write_cohort
+from tearsignals_flows.analyze_episodes import analyze_episodes
+from tearsignals_flows.nightly_ingest import nightly_ingest
 
 NAMES = {"S01": "Zelda-Quux-1987", "S02": "Yorick-Blom-1990"}
 CONTEXT = "SENTINEL-CONTEXT-1234"
@@ -70,7 +70,7 @@ def _planted_inbox(root: Path) -> Path:
 def all_logs(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
     """caplog at DEBUG on every logger a run writes to, including Prefect's non-propagating ones."""
     extra = [logging.getLogger(n) for n in ("prefect.extra", "prefect._internal")]
-    for name in ("", "prefect", "tearsignals", "flows", "great_expectations"):
+    for name in ("", "prefect", "tearsignals", "tearsignals_flows", "great_expectations"):
         caplog.set_level(logging.DEBUG, logger=name)
     for logger in extra:
         logger.addHandler(caplog.handler)

@@ -64,8 +64,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-from tearsignals import analysis, mixed, stats, windows
 from tearsignals.config import AnalysisConfig, CleaningConfig, FrequencyConfig, StatsConfig
+from tearsignals.episodes import window_metrics, windows
+from tearsignals.stats import mixed_model, summaries
 from tearsignals.synth import PlantedEffect, SynthConfig, generate_subject
 
 pytestmark = pytest.mark.integration
@@ -125,8 +126,8 @@ def cohort_shifts(cohort: Cohort) -> pl.DataFrame:
     """The ``episode_shifts`` of the cohort for :data:`METRICS`."""
     # Every synthetic day is recorded at the same clock hours: no data-hours check needed.
     spec = windows.episode_windows_spec(cohort.episodes, CFG.windows)
-    rows = analysis.episode_window_metrics(cohort.beats, cohort.heart_rate, spec, CFG, "sim")
-    return analysis.episode_shifts(rows, "sim").filter(pl.col("metric").is_in(METRICS))
+    rows = window_metrics.episode_window_metrics(cohort.beats, cohort.heart_rate, spec, CFG, "sim")
+    return window_metrics.episode_shifts(rows, "sim").filter(pl.col("metric").is_in(METRICS))
 
 
 def with_subject_offsets(shifts: pl.DataFrame, seed: int) -> pl.DataFrame:
@@ -147,11 +148,11 @@ def cohort_estimates(shifts: pl.DataFrame) -> pl.DataFrame:
     """Per metric x window x kind: bootstrap CI and t-test p (cohort_summary) beside the
     mixed model's intercept CI and p (cohort_model)."""
     keys = ["metric", "window", "shift_kind"]
-    boot = stats.cohort_summary(shifts, CFG.stats, "sim").select(
+    boot = summaries.cohort_summary(shifts, CFG.stats, "sim").select(
         *keys, "mean_shift", "ci_low", "ci_high", "p_value", "n_subjects"
     )
     model = (
-        mixed.cohort_model(shifts, None, CFG.stats, "sim")
+        mixed_model.cohort_model(shifts, None, CFG.stats, "sim")
         .filter(pl.col("term") == "intercept")
         .select(
             *keys,

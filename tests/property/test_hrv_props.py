@@ -1,6 +1,6 @@
 """Property tests: the prefix-sum engine against a per-window brute-force oracle.
 
-The oracle follows the definitions in ``tearsignals.hrv``'s module docstring
+The oracle follows the definitions in ``tearsignals.hrv.time_domain``'s module docstring
 literally, one window at a time, in exact rational arithmetic (``Fraction``),
 so any disagreement is the engine's. A second group compares the shared
 metrics with heartpy's ``calc_ts_measures`` on short clean series.
@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from tearsignals.hrv import time_domain
+from tearsignals.hrv.time_domain import time_domain
 
 RTOL = 1e-9
 COUNTS = ("n_beats", "n_nn", "n_pairs")

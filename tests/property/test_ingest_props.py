@@ -3,7 +3,7 @@
 Files are small beat and episode logs drawn from a few timestamps and values,
 so files overlap, repeat rows exactly, and disagree about the same key (a
 *conflict*) all the time. The guarantees checked are the ones documented in
-``tearsignals.ingest``:
+``tearsignals.ingest.files``:
 
 * the stored values of every table do not depend on the order files arrive
   in (the lineage column ``file_id`` of an exact copy does: it names the file
@@ -26,7 +26,10 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tearsignals import ingest, pipeline, schema, store
+from tearsignals import pipeline
+from tearsignals.contract import schema
+from tearsignals.ingest import files
+from tearsignals.lake import store
 
 T0 = datetime(2026, 1, 5, 14, tzinfo=UTC)
 DATA = ("beats", "episodes")
@@ -56,21 +59,21 @@ def episodes_csv(rows: Sequence[tuple[int, int | None]]) -> str:
     return "start,end,intensity\n" + "\n".join(line(d, i) for d, i in rows) + "\n"
 
 
-def _write_inbox(root: Path, files: dict[str, str]) -> Path:
+def _write_inbox(root: Path, contents: dict[str, str]) -> Path:
     inbox = root / "inbox"
-    for name, text in files.items():
+    for name, text in contents.items():
         path = inbox / "S01" / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
     return inbox
 
 
-def _ingest_in_order(root: Path, files: dict[str, str], order: Sequence[str]) -> Path:
+def _ingest_in_order(root: Path, contents: dict[str, str], order: Sequence[str]) -> Path:
     """A new lake with the inbox's files ingested in ``order``."""
-    inbox = _write_inbox(root, files)
+    inbox = _write_inbox(root, contents)
     lake = root / "lake"
     for name in order:
-        ingest.ingest_file(lake, inbox, "S01", inbox / "S01" / name)
+        files.ingest_file(lake, inbox, "S01", inbox / "S01" / name)
     return lake
 
 
@@ -93,11 +96,11 @@ def accounting(lake: Path) -> dict[str, pl.DataFrame]:
     }
 
 
-def _assert_sound(lake: Path, files: dict[str, str]) -> None:
+def _assert_sound(lake: Path, contents: dict[str, str]) -> None:
     """Every record is accounted for and no natural key is stored twice."""
     log = store.read_table(lake, "_ingest_log")
     records = sum(
-        len(text.splitlines()) - 1 for text in set(files.values())
+        len(text.splitlines()) - 1 for text in set(contents.values())
     )  # same bytes, one file
     assert int(log["rows_in"].sum()) == records
     stored = sum(store.read_table(lake, t).height for t in DATA)
@@ -110,9 +113,9 @@ def _assert_sound(lake: Path, files: dict[str, str]) -> None:
 def _files(
     beats: list[list[tuple[int, float]]], episodes: list[tuple[int, int | None]]
 ) -> dict[str, str]:
-    files = {f"b{i}.csv": beats_csv(rows) for i, rows in enumerate(beats)}
-    files["episodes.csv"] = episodes_csv(episodes)
-    return files
+    contents = {f"b{i}.csv": beats_csv(rows) for i, rows in enumerate(beats)}
+    contents["episodes.csv"] = episodes_csv(episodes)
+    return contents
 
 
 @settings(max_examples=25, deadline=None)
@@ -123,13 +126,13 @@ def test_two_files_give_the_same_lake_in_either_order(
     ep_a: list[tuple[int, int | None]],
     ep_b: list[tuple[int, int | None]],
 ) -> None:
-    files = {"a.csv": beats_csv(a), "b.csv": beats_csv(b)}
-    files |= {"ea.csv": episodes_csv(ep_a), "eb.csv": episodes_csv(ep_b)}
+    contents = {"a.csv": beats_csv(a), "b.csv": beats_csv(b)}
+    contents |= {"ea.csv": episodes_csv(ep_a), "eb.csv": episodes_csv(ep_b)}
     with tempfile.TemporaryDirectory() as one, tempfile.TemporaryDirectory() as other:
-        forward = _ingest_in_order(Path(one), files, ["a.csv", "ea.csv", "b.csv", "eb.csv"])
-        backward = _ingest_in_order(Path(other), files, ["eb.csv", "b.csv", "ea.csv", "a.csv"])
-        _assert_sound(forward, files)
-        _assert_sound(backward, files)
+        forward = _ingest_in_order(Path(one), contents, ["a.csv", "ea.csv", "b.csv", "eb.csv"])
+        backward = _ingest_in_order(Path(other), contents, ["eb.csv", "b.csv", "ea.csv", "a.csv"])
+        _assert_sound(forward, contents)
+        _assert_sound(backward, contents)
         for table, frame in stored_values(forward).items():
             assert frame.equals(stored_values(backward)[table]), table
         for part, frame in accounting(forward).items():
@@ -141,12 +144,12 @@ def test_two_files_give_the_same_lake_in_either_order(
 def test_three_files_store_the_same_values_in_any_order(
     beats: list[list[tuple[int, float]]], data: st.DataObject
 ) -> None:
-    files = _files(beats, [(0, 1)])
-    order = data.draw(st.sampled_from(list(itertools.permutations(sorted(files)))))
+    contents = _files(beats, [(0, 1)])
+    order = data.draw(st.sampled_from(list(itertools.permutations(sorted(contents)))))
     with tempfile.TemporaryDirectory() as one, tempfile.TemporaryDirectory() as other:
-        first = _ingest_in_order(Path(one), files, sorted(files))
-        shuffled = _ingest_in_order(Path(other), files, order)
-        _assert_sound(shuffled, files)
+        first = _ingest_in_order(Path(one), contents, sorted(contents))
+        shuffled = _ingest_in_order(Path(other), contents, order)
+        _assert_sound(shuffled, contents)
         for table, frame in stored_values(first).items():
             assert frame.equals(stored_values(shuffled)[table]), table
 
@@ -162,11 +165,11 @@ def test_a_later_export_containing_an_earlier_one_adds_only_the_new_rows(
 ) -> None:
     earlier = [(s, rr) for s in sorted(seconds)]
     later = earlier + [(max(seconds) + 1 + k, 900.0) for k in range(n_new)]
-    files = {"export-1.csv": beats_csv(earlier), "export-2.csv": beats_csv(later)}
+    contents = {"export-1.csv": beats_csv(earlier), "export-2.csv": beats_csv(later)}
     with tempfile.TemporaryDirectory() as root:
-        lake = _ingest_in_order(Path(root), files, ["export-1.csv"])
+        lake = _ingest_in_order(Path(root), contents, ["export-1.csv"])
         inbox = Path(root) / "inbox"
-        report = ingest.ingest_file(lake, inbox, "S01", inbox / "S01" / "export-2.csv")
+        report = files.ingest_file(lake, inbox, "S01", inbox / "S01" / "export-2.csv")
         assert report is not None
         assert (report.rows_ok, report.rows_duplicate, report.rows_quarantined) == (
             n_new,
@@ -181,11 +184,11 @@ def test_a_later_export_containing_an_earlier_one_adds_only_the_new_rows(
 def test_three_re_runs_add_nothing(
     beats: list[list[tuple[int, float]]], episodes: list[tuple[int, int | None]]
 ) -> None:
-    files = _files(beats, episodes)
+    contents = _files(beats, episodes)
     with tempfile.TemporaryDirectory() as root:
-        inbox = _write_inbox(Path(root), files)
+        inbox = _write_inbox(Path(root), contents)
         lake = Path(root) / "lake"
-        assert len(pipeline.ingest_inbox(lake, inbox)) == len(files)
+        assert len(pipeline.ingest_inbox(lake, inbox)) == len(contents)
         before = stored_values(lake) | accounting(lake)
         for _ in range(3):
             assert pipeline.ingest_inbox(lake, inbox) == []

@@ -9,10 +9,11 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from scipy import stats as sps
 
-from tearsignals import mixed, schema
 from tearsignals.config import StatsConfig
-from tearsignals.mixed import bh_qvalues
-from tearsignals.stats import (
+from tearsignals.contract import schema
+from tearsignals.stats import mixed_model
+from tearsignals.stats.mixed_model import bh_qvalues
+from tearsignals.stats.summaries import (
     bootstrap_mean_ci,
     cohort_summary,
     hierarchical_bootstrap_means,
@@ -174,10 +175,10 @@ def test_mixed_intercept_lies_between_subject_means_and_moves_with_the_data(
     codes = np.repeat(np.arange(len(groups)), [len(g) for g in groups])
     names = ("intercept",)
     cfg = StatsConfig(moderators=())
-    fit = mixed.fit_model(y, np.ones((y.size, 1)), codes, names, cfg)
+    fit = mixed_model.fit_model(y, np.ones((y.size, 1)), codes, names, cfg)
     means = [float(np.mean(g)) for g in groups]
     assert fit.method in ("mixedlm", "ols_cluster")
     assert min(means) - 1e-6 <= fit.estimate[0] <= max(means) + 1e-6
-    moved = mixed.fit_model(y + c, np.ones((y.size, 1)), codes, names, cfg)
+    moved = mixed_model.fit_model(y + c, np.ones((y.size, 1)), codes, names, cfg)
     assert moved.estimate[0] == pytest.approx(fit.estimate[0] + c, abs=1e-6)
     assert moved.std_error[0] == pytest.approx(fit.std_error[0], rel=1e-6, abs=1e-9)

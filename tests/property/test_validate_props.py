@@ -1,7 +1,7 @@
 """Property tests: row rules against a row-by-row brute-force oracle.
 
 The oracle walks the rows one at a time in ``(file_id, row_number)`` order and
-applies the rules as ``tearsignals.validate``'s module docstring states them,
+applies the rules as ``tearsignals.ingest.validate``'s module docstring states them,
 so any disagreement is the vectorised implementation's.
 """
 
@@ -14,7 +14,8 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tearsignals import schema, validate
+from tearsignals.contract import schema
+from tearsignals.ingest import validate
 
 T0 = datetime(2026, 1, 5, 14, tzinfo=UTC)
 BEATS_SCHEMA = {

@@ -9,10 +9,11 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from tearsignals import adapters, schema
-from tearsignals.adapters import csv_beats, csv_hr, episode_log
-from tearsignals.adapters.base import REJECT_SCHEMA, SNIFF_BYTES
+from tearsignals.contract import schema
 from tearsignals.errors import InputError
+from tearsignals.ingest import adapters
+from tearsignals.ingest.adapters import csv_beats, csv_hr, episode_log
+from tearsignals.ingest.adapters.base import REJECT_SCHEMA, SNIFF_BYTES
 
 BEATS = (
     "timestamp,rr_ms,device,note\n"

@@ -8,13 +8,6 @@ import numpy as np
 import polars as pl
 import pytest
 
-from tearsignals import hrv, schema
-from tearsignals.analysis import (
-    SHIFT_EXCLUSIONS,
-    SHIFT_METRICS,
-    episode_shifts,
-    episode_window_metrics,
-)
 from tearsignals.config import (
     WINDOW_NAMES,
     AnalysisConfig,
@@ -22,7 +15,15 @@ from tearsignals.config import (
     QualityConfig,
     WindowConfig,
 )
-from tearsignals.windows import OVERLAP_REASON, episode_windows_spec
+from tearsignals.contract import schema
+from tearsignals.episodes.window_metrics import (
+    SHIFT_EXCLUSIONS,
+    SHIFT_METRICS,
+    episode_shifts,
+    episode_window_metrics,
+)
+from tearsignals.episodes.windows import OVERLAP_REASON, episode_windows_spec
+from tearsignals.hrv import time_domain
 
 T0 = datetime(2024, 5, 2, 10, 0, tzinfo=UTC)
 ONSET = datetime(2024, 5, 2, 12, 0, tzinfo=UTC)
@@ -93,7 +94,7 @@ def direct_time_domain(beats: pl.DataFrame, start: datetime, end: datetime) -> d
     ok = np.ones(rr.size, dtype=bool)
     pair = ok.copy()
     pair[0] = False
-    got = hrv.time_domain(rr, ok, pair, np.array([0]), np.array([rr.size]))
+    got = time_domain.time_domain(rr, ok, pair, np.array([0]), np.array([rr.size]))
     return {k: float(v[0]) for k, v in got.items()}
 
 
@@ -116,7 +117,7 @@ def test_rr_metrics_equal_time_domain_on_the_window_beats() -> None:
         assert row["reason"] is None
         assert row["n_beats"] == want["n_beats"]
         assert row["artifact_rate"] == 0.0
-        for metric in hrv.METRICS:
+        for metric in time_domain.METRICS:
             assert row[metric] == pytest.approx(want[metric], rel=1e-9), metric
 
 
@@ -158,9 +159,11 @@ def test_artifacts_are_corrected_per_subject_and_reported() -> None:
     out = metrics_for(beats_art, episodes_frame(("s1", "e1", ONSET, END)))
     acute = out.filter(pl.col("window") == "acute").row(0, named=True)
     t_us = beats_art["t_utc"].dt.epoch("us").to_numpy()
-    series = hrv.clean_series(t_us / 1000.0, beats_art["rr_ms"].to_numpy(), CleaningConfig())
-    lo, hi = hrv.window_bounds(np.round(series.t_ms * 1000).astype(np.int64), *_acute_us())
-    want = hrv.time_domain(series.rr_ms, series.nn_ok, series.pair_ok, lo, hi)
+    series = time_domain.clean_series(
+        t_us / 1000.0, beats_art["rr_ms"].to_numpy(), CleaningConfig()
+    )
+    lo, hi = time_domain.window_bounds(np.round(series.t_ms * 1000).astype(np.int64), *_acute_us())
+    want = time_domain.time_domain(series.rr_ms, series.nn_ok, series.pair_ok, lo, hi)
     # Both intervals of the pair are corrected: flagged, yet NN, and the metrics see them.
     assert acute["artifact_rate"] == pytest.approx(2 / acute["n_beats"])
     assert (acute["n_ectopic"], acute["n_long_short"], acute["n_missed"], acute["n_extra"]) == (
@@ -172,7 +175,7 @@ def test_artifacts_are_corrected_per_subject_and_reported() -> None:
     assert acute["pct_corrected"] == pytest.approx(200 / acute["n_beats"])
     assert acute["cleaning"].startswith("lipponen2019(c1=0.13,c2=0.17,alpha=5.2")
     assert float(want["n_nn"][0]) == acute["n_beats"]
-    for metric in hrv.METRICS:
+    for metric in time_domain.METRICS:
         assert acute[metric] == pytest.approx(float(want[metric][0]), rel=1e-9)
     during = out.filter(pl.col("window") == "during").row(0, named=True)
     assert during["n_ectopic"] == 1  # during contains acute
@@ -190,15 +193,15 @@ def test_median_method_rejects_artifacts_instead() -> None:
     acute = out.filter(pl.col("window") == "acute").row(0, named=True)
     t_us = beats_art["t_utc"].dt.epoch("us").to_numpy()
     rr_art = beats_art["rr_ms"].to_numpy()
-    clean = hrv.clean_rr(t_us / 1000.0, rr_art, cfg.cleaning)
-    want = hrv.time_domain(
-        rr_art, clean.nn_ok, clean.pair_ok, *hrv.window_bounds(t_us, *_acute_us())
+    clean = time_domain.clean_rr(t_us / 1000.0, rr_art, cfg.cleaning)
+    want = time_domain.time_domain(
+        rr_art, clean.nn_ok, clean.pair_ok, *time_domain.window_bounds(t_us, *_acute_us())
     )
     assert acute["artifact_rate"] == pytest.approx(2 / acute["n_beats"])
     assert acute["n_ectopic"] is None  # the median rule does not classify
     assert acute["pct_corrected"] == 0.0
     assert acute["cleaning"].startswith("median(window=11,max_change=0.2)")
-    for metric in hrv.METRICS:
+    for metric in time_domain.METRICS:
         assert acute[metric] == pytest.approx(float(want[metric][0]), rel=1e-9)
 
 
@@ -344,7 +347,7 @@ def test_episode_without_data_keeps_its_rows_with_quality_none() -> None:
     assert set(out["reason"]) == {"no data in window"}
     assert out["n_beats"].sum() == 0
     assert out["coverage"].sum() == 0.0
-    for metric in (*hrv.METRICS, "lf_ms2", "hf_ms2", "lf_hf", "artifact_rate"):
+    for metric in (*time_domain.METRICS, "lf_ms2", "hf_ms2", "lf_hf", "artifact_rate"):
         assert out[metric].null_count() == out.height
 
 

@@ -16,10 +16,12 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from tearsignals import adapters, ingest, schema, store
-from tearsignals.adapters import apple_health, archive
-from tearsignals.adapters.base import REJECT_SCHEMA, Parsed
+from tearsignals.contract import schema
 from tearsignals.errors import InputError
+from tearsignals.ingest import adapters, files
+from tearsignals.ingest.adapters import apple_health, archive
+from tearsignals.ingest.adapters.base import REJECT_SCHEMA, Parsed
+from tearsignals.lake import store
 
 WATCH = "Anna’s Apple Watch"
 PHONE = "Anna’s iPhone"
@@ -706,7 +708,7 @@ def test_zips_without_exactly_one_export(
 def test_ingest_lands_all_three_tables_and_accounts_for_every_row(tmp_path: Path) -> None:
     inbox, lake = tmp_path / "INBOX", tmp_path / "lake"
     path = _zip(inbox / "S01" / "export.zip", {"apple_health_export/export.xml": SYNTHETIC})
-    report = ingest.ingest_file(lake, inbox, "S01", path)
+    report = files.ingest_file(lake, inbox, "S01", path)
     assert report is not None and report.format == "apple_health"
     assert (report.rows_in, report.rows_ok, report.rows_quarantined, report.rows_duplicate) == (
         20,
@@ -718,5 +720,5 @@ def test_ingest_lands_all_three_tables_and_accounts_for_every_row(tmp_path: Path
     assert heights == {"heart_rate": 4, "beats": 8, "vendor_hrv": 2}
     assert store.read_table(lake, "quarantine")["reason"].to_list() == ["unknown unit bpm"]
     copy = shutil.copy(path, inbox / "S01" / "export-again.xml.zip")
-    again = ingest.ingest_file(lake, inbox, "S01", Path(copy))
+    again = files.ingest_file(lake, inbox, "S01", Path(copy))
     assert again is None  # same bytes: already committed

@@ -1,4 +1,4 @@
-"""Beat classification and correction (``tearsignals.artifacts``) on planted artifacts.
+"""Beat classification and correction (``tearsignals.beats.correction``) on planted artifacts.
 
 A clean synthetic rhythm (respiratory sinus arrhythmia plus a slow wave and a
 little noise) gets one artifact at a time; each must be found, labelled with
@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tearsignals import artifacts
-from tearsignals.artifacts import (
+from tearsignals.beats import correction
+from tearsignals.beats.correction import (
     ECTOPIC,
     EXTRA,
     INVALID,
@@ -23,7 +23,7 @@ from tearsignals.artifacts import (
     rolling_quantile,
 )
 from tearsignals.config import CleaningConfig
-from tearsignals.hrv import clean_series, time_domain
+from tearsignals.hrv.time_domain import clean_series, time_domain
 
 CFG = CleaningConfig()
 PAPER = CleaningConfig(lipponen_floor_ms=0.0, lipponen_residual_gate=False)
@@ -159,7 +159,7 @@ def test_a_dropout_in_the_beat_times_is_not_an_artifact() -> None:
 
 def test_run_of_extra_beats_merges_pairwise() -> None:
     labels = np.array([NORMAL, EXTRA, EXTRA, EXTRA, NORMAL, EXTRA], dtype=np.int8)
-    resolved = artifacts._resolve(labels)
+    resolved = correction._resolve(labels)
     # 1st and 3rd of the run stay extra and consume the 2nd and 4th; the last
     # beat has nothing to merge with, so it is interpolated as "short" instead.
     assert resolved.tolist() == [NORMAL, EXTRA, NORMAL, EXTRA, NORMAL, LONG_SHORT]
@@ -225,7 +225,7 @@ def test_vectorised_decisions_equal_the_per_beat_oracle(seed: int) -> None:
     for k in rng.choice(np.arange(5, 690), size=25, replace=False):
         rr[k] *= rng.choice([0.55, 0.7, 1.4, 1.9, 2.0])
     labels = classify_beats(np.cumsum(rr), rr, PAPER)
-    want = artifacts._resolve(np.array(_oracle_labels(rr), dtype=np.int8))
+    want = correction._resolve(np.array(_oracle_labels(rr), dtype=np.int8))
     assert labels.tolist() == want.tolist()
 
 

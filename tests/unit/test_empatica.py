@@ -9,9 +9,11 @@ import numpy as np
 import polars as pl
 import pytest
 
-from tearsignals import adapters, ingest, schema, store
-from tearsignals.adapters import empatica
+from tearsignals.contract import schema
 from tearsignals.errors import InputError
+from tearsignals.ingest import adapters, files
+from tearsignals.ingest.adapters import empatica
+from tearsignals.lake import store
 
 START = 1_644_226_061  # 2022-02-07T09:27:41Z
 START_UTC = datetime(2022, 2, 7, 9, 27, 41, tzinfo=UTC)
@@ -237,7 +239,7 @@ def test_ibi_duplicates_and_backward_times_are_accounted_on_ingest(tmp_path: Pat
     content = IBI + "37.296875,0.953125\n36.9,0.8\n40.0,0.9\n"
     path = _write(tmp_path / "inbox" / "S01", "IBI.csv", content)
     lake = tmp_path / "lake"
-    report = ingest.ingest_file(lake, tmp_path / "inbox", "S01", path)
+    report = files.ingest_file(lake, tmp_path / "inbox", "S01", path)
     assert report is not None and report.format == "e4_ibi"
     assert (report.rows_in, report.rows_ok, report.rows_quarantined, report.rows_duplicate) == (
         6,

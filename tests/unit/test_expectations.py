@@ -9,7 +9,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from tearsignals import expectations, schema
+from tearsignals.contract import expectations, schema
 
 ROOT = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 1, 5, 14, tzinfo=UTC)
@@ -86,7 +86,7 @@ def test_input_frame_is_not_modified() -> None:
 def test_committed_suite_files_equal_the_built_suites(table: str) -> None:
     committed = (ROOT / "schemas" / "expectations" / f"{table}.json").read_text()
     assert committed == expectations.suite_file_text(table), (
-        "run `python -m tearsignals.expectations` to regenerate schemas/expectations/"
+        "run `python -m tearsignals.contract.expectations` to regenerate schemas/expectations/"
     )
     assert json.loads(committed) == expectations.suite_json(table)
 

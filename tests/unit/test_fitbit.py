@@ -14,10 +14,12 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from tearsignals import adapters, ingest, schema, store, validate
-from tearsignals.adapters import fitbit
-from tearsignals.adapters.base import Parsed
+from tearsignals.contract import schema
 from tearsignals.errors import InputError
+from tearsignals.ingest import adapters, files, validate
+from tearsignals.ingest.adapters import fitbit
+from tearsignals.ingest.adapters.base import Parsed
+from tearsignals.lake import store
 
 PRETTY = """[{
   "dateTime" : "01/25/23 13:00:07",
@@ -204,7 +206,7 @@ def test_confidence_is_stored_and_other_heart_rate_sources_store_null(tmp_path: 
     folder.mkdir(parents=True)
     _write(folder, "heart_rate-2023-01-26.json", PRETTY)
     _write(folder, "hr.csv", "epoch_ms,hr_bpm\n1674651700000,70\n")
-    reports = [ingest.ingest_file(lake, inbox, s, p) for s, p in ingest.inbox_files(inbox)]
+    reports = [files.ingest_file(lake, inbox, s, p) for s, p in files.inbox_files(inbox)]
     assert [(r.format, r.rows_ok) for r in reports if r is not None] == [
         ("fitbit", 2),
         ("csv_hr", 1),
@@ -228,12 +230,12 @@ def test_ingest_adds_missing_nullable_columns_as_typed_nulls() -> None:
             "row_number": [1],
         }
     )
-    out = ingest._with_ids(frame, "S01", "f1", "heart_rate")
+    out = files._with_ids(frame, "S01", "f1", "heart_rate")
     assert out.schema["confidence"] == pl.Int64 and out["confidence"].to_list() == [None]
     assert schema.conform(out, "heart_rate").height == 1
-    without_table = ingest._with_ids(frame, "S01", "f1")
+    without_table = files._with_ids(frame, "S01", "f1")
     assert "confidence" not in without_table.columns
     with pytest.raises(KeyError, match="hr_bpm"):
         schema.conform(
-            ingest._with_ids(frame.drop("hr_bpm"), "S01", "f1", "heart_rate"), "heart_rate"
+            files._with_ids(frame.drop("hr_bpm"), "S01", "f1", "heart_rate"), "heart_rate"
         )

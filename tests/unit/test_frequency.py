@@ -10,17 +10,17 @@ import pytest
 from pydantic import ValidationError
 from scipy.integrate import trapezoid
 
-from tearsignals import schema
-from tearsignals.analysis import episode_window_metrics
 from tearsignals.config import AnalysisConfig, FrequencyConfig, WindowConfig
-from tearsignals.frequency import (
+from tearsignals.contract import schema
+from tearsignals.episodes.window_metrics import episode_window_metrics
+from tearsignals.episodes.windows import episode_windows_spec
+from tearsignals.hrv.frequency_domain import (
     METRICS,
     band_weights,
     frequency_domain,
     lomb_periodogram,
     trapezoid_weights,
 )
-from tearsignals.windows import episode_windows_spec
 
 METHODS = ("lomb", "welch")
 

@@ -11,9 +11,11 @@ import polars as pl
 import pytest
 from fitdecode.utils import compute_crc
 
-from tearsignals import adapters, ingest, schema, store
-from tearsignals.adapters import garmin_fit
+from tearsignals.contract import schema
 from tearsignals.errors import InputError
+from tearsignals.ingest import adapters, files
+from tearsignals.ingest.adapters import garmin_fit
+from tearsignals.lake import store
 
 FIT_EPOCH_S = 631_065_600  # 1989-12-31T00:00:00Z
 T0 = datetime(2026, 1, 5, 14, 0, tzinfo=UTC)
@@ -131,7 +133,7 @@ def test_duplicate_record_counts_as_duplicate_on_ingest(tmp_path: Path) -> None:
     folder.mkdir(parents=True)
     path = _write(folder, fit_bytes(messages))
     lake = tmp_path / "lake"
-    report = ingest.ingest_file(lake, tmp_path / "inbox", "S01", path)
+    report = files.ingest_file(lake, tmp_path / "inbox", "S01", path)
     assert report is not None and report.format == "garmin_fit"
     assert (report.rows_in, report.rows_ok, report.rows_quarantined, report.rows_duplicate) == (
         10,

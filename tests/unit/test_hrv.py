@@ -1,4 +1,4 @@
-"""Unit tests of the windowed HRV engine (``tearsignals.hrv``).
+"""Unit tests of the windowed HRV engine (``tearsignals.hrv.time_domain``).
 
 Expected values are worked out by hand in the comments (sums of squares of
 small integer series), so a wrong definition - N instead of N-1, a difference
@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from tearsignals.config import CleaningConfig
-from tearsignals.hrv import (
+from tearsignals.hrv.time_domain import (
     METRICS,
     clean_rr,
     clean_series,

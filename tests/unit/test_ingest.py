@@ -7,17 +7,18 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from tearsignals import ingest, store
 from tearsignals.errors import InputError
+from tearsignals.ingest import files
+from tearsignals.lake import store
 
 BEATS = "timestamp,rr_ms\n" + "".join(
     f"2026-01-05T15:00:{s:02d}.000+01:00,1000.0\n" for s in range(1, 31)
 )
 
 
-def _inbox(tmp_path: Path, files: dict[str, bytes | str]) -> Path:
+def _inbox(tmp_path: Path, contents: dict[str, bytes | str]) -> Path:
     inbox = tmp_path / "inbox"
-    for rel, content in files.items():
+    for rel, content in contents.items():
         path = inbox / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         data = content.encode() if isinstance(content, str) else content
@@ -25,8 +26,8 @@ def _inbox(tmp_path: Path, files: dict[str, bytes | str]) -> Path:
     return inbox
 
 
-def _ingest_all(inbox: Path, lake: Path) -> list[ingest.FileReport]:
-    reports = [ingest.ingest_file(lake, inbox, s, p) for s, p in ingest.inbox_files(inbox)]
+def _ingest_all(inbox: Path, lake: Path) -> list[files.FileReport]:
+    reports = [files.ingest_file(lake, inbox, s, p) for s, p in files.inbox_files(inbox)]
     return [r for r in reports if r is not None]
 
 
@@ -87,12 +88,12 @@ def test_episode_ids_depend_on_the_subject(tmp_path: Path) -> None:
 def test_invalid_subject_folder_is_an_input_error(tmp_path: Path) -> None:
     inbox = _inbox(tmp_path, {"bad name/rr.csv": BEATS})
     with pytest.raises(InputError, match="subject id"):
-        list(ingest.inbox_files(inbox))
+        list(files.inbox_files(inbox))
 
 
 def test_hidden_files_are_ignored_but_nested_files_are_seen(tmp_path: Path) -> None:
     inbox = _inbox(tmp_path, {"S01/.DS_Store": b"x", "S01/export/rr.csv": BEATS})
-    assert [p.name for _, p in ingest.inbox_files(inbox)] == ["rr.csv"]
+    assert [p.name for _, p in files.inbox_files(inbox)] == ["rr.csv"]
     _ingest_all(inbox, tmp_path / "lake")
     assert store.read_table(tmp_path / "lake", "_ingest_log")["path"].to_list() == [
         "S01/export/rr.csv"

@@ -16,9 +16,10 @@ import numpy as np
 import polars as pl
 import pytest
 
-from tearsignals import adapters, ingest, store
-from tearsignals.adapters import ishne
 from tearsignals.errors import InputError
+from tearsignals.ingest import adapters, files
+from tearsignals.ingest.adapters import ishne
+from tearsignals.lake import store
 
 FS = 128
 HOLTER_START_UTC = datetime(2019, 8, 9, 8, 5, tzinfo=UTC)  # 10:05 CEST
@@ -123,7 +124,7 @@ def test_real_recording_lands_in_the_lake_and_its_sidecar_is_logged(
     path.write_bytes(holter_path.read_bytes())
     (inbox / "S01" / "holter.ecg.tz").write_text("Europe/Zurich\n")
     lake = tmp_path / "lake"
-    reports = [ingest.ingest_file(lake, inbox, s, p) for s, p in ingest.inbox_files(inbox)]
+    reports = [files.ingest_file(lake, inbox, s, p) for s, p in files.inbox_files(inbox)]
     by_name = {Path(r.path).name: r for r in reports if r is not None}
     ecg = by_name["holter.ecg"]
     assert ecg.status == "ingested" and ecg.format == "ishne"

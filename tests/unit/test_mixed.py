@@ -9,8 +9,9 @@ import pytest
 from scipy import stats as sps
 from scipy.optimize import minimize
 
-from tearsignals import mixed, schema
 from tearsignals.config import StatsConfig
+from tearsignals.contract import schema
+from tearsignals.stats import mixed_model
 
 CFG = StatsConfig(moderators=())
 
@@ -26,8 +27,8 @@ def simulated(sizes: list[int], tau: float, sigma: float, seed: int) -> tuple[np
     return y, codes
 
 
-def fit(y: np.ndarray, codes: np.ndarray, cfg: StatsConfig = CFG) -> mixed.Fit:
-    return mixed.fit_model(y, np.ones((y.size, 1)), codes, ("intercept",), cfg)
+def fit(y: np.ndarray, codes: np.ndarray, cfg: StatsConfig = CFG) -> mixed_model.Fit:
+    return mixed_model.fit_model(y, np.ones((y.size, 1)), codes, ("intercept",), cfg)
 
 
 def test_balanced_fit_equals_one_way_anova_and_the_t_interval_of_subject_means() -> None:
@@ -40,7 +41,7 @@ def test_balanced_fit_equals_one_way_anova_and_the_t_interval_of_subject_means()
     assert result.estimate[0] == pytest.approx(y.mean(), rel=1e-9)
     assert result.sd_residual == pytest.approx(np.sqrt(msw), rel=1e-4)
     assert result.sd_subject == pytest.approx(np.sqrt((msb - msw) / 6), rel=1e-3)
-    lo, hi, _ = mixed.t_inference(result.estimate, result.std_error, result.df)
+    lo, hi, _ = mixed_model.t_inference(result.estimate, result.std_error, result.df)
     half = sps.t.ppf(0.975, 4) * means.std(ddof=1) / np.sqrt(5)
     assert (lo[0], hi[0]) == pytest.approx((means.mean() - half, means.mean() + half), rel=1e-4)
 
@@ -80,7 +81,7 @@ def test_reml_variances_match_a_dense_oracle_with_a_covariate() -> None:
     codes = groups([4, 6, 3, 8, 5])
     x = np.column_stack([np.ones(codes.size), rng.normal(size=codes.size)])
     y = x @ [0.5, 0.8] + rng.normal(0, 0.9, 5)[codes] + rng.normal(0, 1.0, codes.size)
-    tau2, sigma2 = mixed.reml_variances(y, x, codes)
+    tau2, sigma2 = mixed_model.reml_variances(y, x, codes)
     ref_tau2, ref_sigma2 = dense_reml(y, x, codes)
     assert tau2 == pytest.approx(ref_tau2, rel=2e-3)
     assert sigma2 == pytest.approx(ref_sigma2, rel=2e-3)
@@ -107,12 +108,12 @@ def test_moderator_slopes_are_recovered_within_and_between_subjects() -> None:
     frame = pl.DataFrame(
         {"subject_id": [f"s{c}" for c in codes], "intensity": intensity, "context": None}
     )
-    _, x, names, _ = mixed.moderator_design(frame, StatsConfig(moderators=("intensity",)))
+    _, x, names, _ = mixed_model.moderator_design(frame, StatsConfig(moderators=("intensity",)))
     assert names == ("intercept", "intensity_within", "intensity_between")
     within = x[:, 1]
     assert np.allclose(np.bincount(codes, weights=within), 0.0)
     y = 1.0 + 0.5 * within - 0.3 * x[:, 2] + rng.normal(0, 0.3, codes.size)
-    result = mixed.fit_model(y, x, codes, names, CFG)
+    result = mixed_model.fit_model(y, x, codes, names, CFG)
     assert result.estimate[1] == pytest.approx(0.5, abs=0.05)
     assert result.estimate[2] == pytest.approx(-0.3, abs=0.15)
     assert result.df[1] == codes.size - 8 - 1  # varies within subjects
@@ -121,7 +122,7 @@ def test_moderator_slopes_are_recovered_within_and_between_subjects() -> None:
 
 def test_context_levels_pool_rare_ones_and_put_the_most_frequent_first() -> None:
     context = pl.Series("context", ["a"] * 6 + ["b"] * 5 + ["c"] * 2 + [None] * 1 + ["d"])
-    pooled, levels = mixed.context_levels(context, min_episodes=5)
+    pooled, levels = mixed_model.context_levels(context, min_episodes=5)
     assert levels == ["a", "b", "other"]
     assert pooled.to_list().count("other") == 4
 
@@ -156,7 +157,7 @@ def intercept_row(table: pl.DataFrame, kind: str = "raw") -> dict[str, object]:
 
 
 def test_one_episode_per_subject_falls_back_to_cluster_robust_ols() -> None:
-    table = mixed.cohort_model(
+    table = mixed_model.cohort_model(
         shifts_frame({"a": [1.0], "b": [2.5], "c": [0.5], "d": [2.0]}), None, CFG, "h"
     )
     row = intercept_row(table)
@@ -167,11 +168,11 @@ def test_one_episode_per_subject_falls_back_to_cluster_robust_ols() -> None:
 
 
 def test_too_few_subjects_or_no_variation_give_null_rows_with_a_reason() -> None:
-    few = mixed.cohort_model(shifts_frame({"a": [1.0, 2.0], "b": [2.0, 3.0]}), None, CFG, "h")
+    few = mixed_model.cohort_model(shifts_frame({"a": [1.0, 2.0], "b": [2.0, 3.0]}), None, CFG, "h")
     row = intercept_row(few)
     assert (row["method"], row["estimate"], row["p_value"]) == ("none", None, None)
     assert "model_min_subjects" in str(row["note"])
-    flat = mixed.cohort_model(shifts_frame({s: [1.0, 1.0] for s in "abc"}), None, CFG, "h")
+    flat = mixed_model.cohort_model(shifts_frame({s: [1.0, 1.0] for s in "abc"}), None, CFG, "h")
     assert intercept_row(flat)["note"] == "no variation in shifts"
 
 
@@ -179,7 +180,7 @@ def test_all_excluded_group_keeps_its_rows() -> None:
     shifts = shifts_frame({"a": [1.0, 2.0], "b": [0.0, 1.0], "c": [2.0, 2.5]}).with_columns(
         shift=None, adjusted_shift=None, excluded_reason=pl.lit("no data in window")
     )
-    table = mixed.cohort_model(shifts, None, CFG, "h")
+    table = mixed_model.cohort_model(shifts, None, CFG, "h")
     assert table.height == 6  # intercept, sd_subject, sd_residual per kind
     row = intercept_row(table)
     assert (row["method"], row["n_episodes"], row["note"]) == ("none", 0, "no usable shifts")
@@ -191,12 +192,12 @@ def test_table_conforms_and_q_values_are_bh_within_kind_and_term() -> None:
         shifts_frame({s: list(rng.normal(mu, 1.0, 6)) for s in "abcd"}, window)
         for window, mu in (("pre", 0.0), ("acute", 2.0), ("during", 0.3))
     ]
-    table = mixed.cohort_model(pl.concat(parts), None, CFG, "h")
+    table = mixed_model.cohort_model(pl.concat(parts), None, CFG, "h")
     assert table.equals(schema.conform(table, "cohort_model"))
     assert set(table["term"]) == {"intercept", "sd_subject", "sd_residual"}
     for kind in ("raw", "adjusted"):
         family = table.filter((pl.col("term") == "intercept") & (pl.col("shift_kind") == kind))
-        q = mixed.bh_qvalues(family["p_value"].to_numpy())
+        q = mixed_model.bh_qvalues(family["p_value"].to_numpy())
         assert np.allclose(family["q_value"].to_numpy(), q)
     sd_rows = table.filter(pl.col("term") != "intercept")
     assert sd_rows.height == 12  # 3 windows x 2 kinds x 2 SD terms
@@ -205,7 +206,7 @@ def test_table_conforms_and_q_values_are_bh_within_kind_and_term() -> None:
 
 def test_bh_qvalues_known_example_and_monotone() -> None:
     p = np.array([0.001, 0.008, 0.039, 0.041, 0.042, 0.06, 0.074, 0.205, 0.212, 0.216])
-    q = mixed.bh_qvalues(p)
+    q = mixed_model.bh_qvalues(p)
     assert q[0] == pytest.approx(0.01)
     assert q[4] == pytest.approx(0.084)
     assert np.all(np.diff(q) >= 0)
@@ -222,7 +223,7 @@ def test_moderator_rows_come_from_a_second_model_with_the_episodes_joined() -> N
         context=pl.Series(["sad film", "argument"] * (shifts.height // 2)),
     )
     cfg = StatsConfig(moderators=("intensity", "context"), min_context_episodes=3)
-    table = mixed.cohort_model(shifts, episodes, cfg, "h")
+    table = mixed_model.cohort_model(shifts, episodes, cfg, "h")
     raw = table.filter(pl.col("shift_kind") == "raw")
     assert raw["term"].to_list() == [
         "intercept",
@@ -234,7 +235,7 @@ def test_moderator_rows_come_from_a_second_model_with_the_episodes_joined() -> N
     ]
     context = raw.filter(pl.col("term") == "context[sad film]").row(0, named=True)
     assert "reference context: argument" in str(context["note"])
-    base = mixed.cohort_model(shifts, None, CFG, "h")
+    base = mixed_model.cohort_model(shifts, None, CFG, "h")
     assert intercept_row(table)["estimate"] == intercept_row(base)["estimate"]
 
 
@@ -245,5 +246,5 @@ def test_model_windows_must_be_declared_analysis_windows() -> None:
 
 
 def test_empty_shifts_give_an_empty_conforming_table() -> None:
-    table = mixed.cohort_model(schema.empty("episode_shifts"), None, StatsConfig(), "h")
+    table = mixed_model.cohort_model(schema.empty("episode_shifts"), None, StatsConfig(), "h")
     assert table.equals(schema.empty("cohort_model"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tearsignals.ppg import beat_agreement, ppg_beats
+from tearsignals.beats.ppg_troughs import beat_agreement, ppg_beats
 
 FS = 64.0
 

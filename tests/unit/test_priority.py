@@ -8,7 +8,7 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tearsignals.priority import beats_by_priority
+from tearsignals.beats.source_priority import beats_by_priority
 
 T0 = datetime(2026, 1, 5, 15, tzinfo=UTC)
 

@@ -13,10 +13,13 @@ import numpy as np
 import polars as pl
 import pytest
 
-from tearsignals import adapters, ingest, peaks, schema, store, validate
-from tearsignals.adapters import polar_h10, raw_signal
-from tearsignals.adapters.base import REJECT_SCHEMA, Parsed
+from tearsignals.beats import detect
+from tearsignals.contract import schema
 from tearsignals.errors import InputError
+from tearsignals.ingest import adapters, files, validate
+from tearsignals.ingest.adapters import polar_h10, raw_signal
+from tearsignals.ingest.adapters.base import REJECT_SCHEMA, Parsed
+from tearsignals.lake import store
 
 START = "# fs=250; start=2024-05-05T16:50:00+02:00\n"
 START_UTC = datetime(2024, 5, 5, 14, 50, tzinfo=UTC)
@@ -77,7 +80,7 @@ def test_declared_rate_and_start_place_every_beat(tmp_path: Path, e0103_text: st
     parsed = raw_signal.parse(path)
     _assert_well_formed(parsed)
     beats = parsed.frames["beats"]
-    found = peaks.ecg_beats(np.loadtxt(tmp_path / "e0103.csv", skiprows=2), 250.0)
+    found = detect.ecg_beats(np.loadtxt(tmp_path / "e0103.csv", skiprows=2), 250.0)
     # every detected interval is a beat row or a reject; the first peak has no interval
     assert parsed.rows_in == found.index.size - 1
     assert beats.height >= 0.95 * parsed.rows_in
@@ -320,19 +323,19 @@ def test_polar_h10_lands_in_the_lake(tmp_path: Path, realdata: Path) -> None:
     path = inbox / "S01" / "polar_h10.csv"
     path.write_bytes((realdata / "polar_h10_ecg_detectPVC" / "polar_h10.csv").read_bytes())
     lake = tmp_path / "lake"
-    report = ingest.ingest_file(lake, inbox, "S01", path)
+    report = files.ingest_file(lake, inbox, "S01", path)
     assert report is not None and report.status == "ingested" and report.format == "polar_h10"
     assert report.rows_in == report.rows_ok + report.rows_quarantined + report.rows_duplicate
     assert report.rows_ok == 798 + 600
     assert store.read_table(lake, "beats").height == 798
     assert store.read_table(lake, "heart_rate").height == 600
-    assert ingest.ingest_file(lake, inbox, "S01", path) is None
+    assert files.ingest_file(lake, inbox, "S01", path) is None
 
 
 def test_raw_signal_lands_in_the_lake(tmp_path: Path, e0103_text: str) -> None:
     inbox = tmp_path / "INBOX"
     (inbox / "S01").mkdir(parents=True)
     path = _write(inbox / "S01" / "ecg.csv", START + "ecg_mv\n" + e0103_text)
-    report = ingest.ingest_file(tmp_path / "lake", inbox, "S01", path)
+    report = files.ingest_file(tmp_path / "lake", inbox, "S01", path)
     assert report is not None and report.format == "raw_signal" and report.rows_ok > 100
     assert report.rows_in == report.rows_ok + report.rows_quarantined + report.rows_duplicate

@@ -12,10 +12,11 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from tearsignals import adapters, schema, validate
-from tearsignals.adapters import garmin_logger, hrv_logger, polar_hrm, rr_text
-from tearsignals.adapters.base import REJECT_SCHEMA, Parsed
+from tearsignals.contract import schema
 from tearsignals.errors import InputError
+from tearsignals.ingest import adapters, validate
+from tearsignals.ingest.adapters import garmin_logger, hrv_logger, polar_hrm, rr_text
+from tearsignals.ingest.adapters.base import REJECT_SCHEMA, Parsed
 
 T0 = datetime(2026, 1, 5, 14, 0, tzinfo=UTC)  # 15:00 in Europe/Berlin (winter, +01:00)
 

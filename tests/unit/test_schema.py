@@ -7,7 +7,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from tearsignals import docs, schema
+from tearsignals.contract import outputs_doc, schema
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -23,7 +23,9 @@ def test_every_table_has_a_schema_file_and_a_key_inside_its_columns() -> None:
 
 def test_docs_outputs_md_matches_the_schemas() -> None:
     committed = (ROOT / "docs" / "outputs.md").read_text()
-    assert committed == docs.outputs_markdown(), "run `make docs` to regenerate docs/outputs.md"
+    assert committed == outputs_doc.outputs_markdown(), (
+        "run `make docs` to regenerate docs/outputs.md"
+    )
 
 
 def test_conform_orders_casts_and_refuses_missing_columns() -> None:

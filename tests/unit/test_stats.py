@@ -7,9 +7,9 @@ import polars as pl
 import pytest
 from scipy import stats as sps
 
-from tearsignals import schema
 from tearsignals.config import StatsConfig
-from tearsignals.stats import (
+from tearsignals.contract import schema
+from tearsignals.stats.summaries import (
     bootstrap_mean_ci,
     cohort_summary,
     hierarchical_bootstrap_ci,

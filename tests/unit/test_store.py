@@ -9,7 +9,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from tearsignals import schema, store
+from tearsignals.contract import schema
+from tearsignals.lake import store
 
 
 def _beats(subject: str, n: int = 3) -> pl.DataFrame:

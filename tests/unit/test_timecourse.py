@@ -11,10 +11,11 @@ import pytest
 from pydantic import ValidationError
 from scipy import stats as sps
 
-from tearsignals import schema, timecourse
-from tearsignals.analysis import episode_window_metrics
 from tearsignals.config import AnalysisConfig, StatsConfig, TimecourseConfig, WindowConfig
-from tearsignals.windows import OVERLAP_REASON, episode_windows_spec
+from tearsignals.contract import schema
+from tearsignals.episodes import timecourse
+from tearsignals.episodes.window_metrics import episode_window_metrics
+from tearsignals.episodes.windows import OVERLAP_REASON, episode_windows_spec
 
 T0 = datetime(2024, 5, 2, 10, 0, tzinfo=UTC)
 ONSET = T0 + timedelta(hours=1)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import polars as pl
 import pytest
 
-from tearsignals import timeparse as tp
+from tearsignals.ingest import timeparse as tp
 
 
 def _one(text: str | None, tz: str | None = None, default_tz: str | None = None) -> tuple:

@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 import pytest
 
-from tearsignals import schema, validate
+from tearsignals.contract import schema
+from tearsignals.ingest import validate
 
 T0 = datetime(2026, 1, 5, 14, tzinfo=UTC)
 

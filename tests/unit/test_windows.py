@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 import pytest
 
-from tearsignals import schema
 from tearsignals.config import WINDOW_NAMES, WindowConfig
-from tearsignals.windows import (
+from tearsignals.contract import schema
+from tearsignals.episodes.windows import (
     OVERLAP_REASON,
     SPEC_COLUMNS,
     analysis_units,

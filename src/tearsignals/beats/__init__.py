@@ -1,0 +1,1 @@
+"""Beats: detection from ECG/PPG, artefact correction, cleaning, source priority."""

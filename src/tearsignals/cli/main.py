@@ -1,0 +1,256 @@
+"""The ``tearsignals`` command line.
+
+Each command checks its paths and options first and exits with a one-line
+reason (status 1 for bad input, 2 for bad usage) before any flow starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any, NoReturn
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import ValidationError
+
+from tearsignals.config import AnalysisConfig, StatsConfig, WindowConfig
+from tearsignals.errors import InputError
+
+
+class UsageError(Exception):
+    """Bad input path or option value; the message is one line for the user."""
+
+
+def _quiet_prefect_defaults() -> None:
+    # Local-first: no telemetry, and an ephemeral server unless the user set one up.
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+
+
+def _span(text: str) -> tuple[float, float]:
+    try:
+        lo, hi = (float(x) for x in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected START,END in minutes, got {text!r}") from None
+    return lo, hi
+
+
+def _bins(text: str) -> tuple[tuple[float, float], ...]:
+    return tuple(_span(part.replace(":", ",")) for part in text.split(";"))
+
+
+def _window_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("window options (minutes)")
+    g.add_argument(
+        "--baseline", type=_span, metavar="START,END", help="relative to onset (default -10,-5)"
+    )
+    g.add_argument(
+        "--pre", type=_span, metavar="START,END", help="relative to onset (default -5,0)"
+    )
+    g.add_argument(
+        "--acute", type=_span, metavar="START,END", help="relative to onset (default 0,4)"
+    )
+    g.add_argument(
+        "--post-bins",
+        type=_bins,
+        metavar="A:B;C:D;E:F",
+        help="relative to end (default 0:20;20:60;60:90)",
+    )
+    g.add_argument(
+        "--controls", type=int, metavar="K", help="matched control days per episode (default 3)"
+    )
+    g.add_argument(
+        "--control-search-days",
+        type=int,
+        metavar="D",
+        help="how far to look for control days (default 14)",
+    )
+    g.add_argument("--n-boot", type=int, help="bootstrap resamples (default 2000)")
+    g.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+
+
+def _key_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--pseudonymise-key-file",
+        type=Path,
+        metavar="PATH",
+        dest="key_file",
+        help="store subject ids as keyed HMAC pseudonyms (key: this file, or the environment "
+        "variable TEARSIGNALS_PSEUDONYM_KEY); the key never enters the lake",
+    )
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="tearsignals", description=__doc__.splitlines()[0] if __doc__ else None
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("ingest", help="one nightly-ingest run over INBOX/<subject_id>/<files>")
+    s.add_argument("inbox", type=Path)
+    s.add_argument("--lake", type=Path, required=True)
+    s.add_argument(
+        "--no-analyze", action="store_true", help="skip re-analysing subjects that gained data"
+    )
+    _key_option(s)
+
+    s = sub.add_parser("analyze", help="one analyze-episodes run")
+    s.add_argument("--lake", type=Path, required=True)
+    s.add_argument("--subject", action="append", dest="subjects", metavar="ID")
+    s.add_argument("--since", type=date.fromisoformat, metavar="YYYY-MM-DD")
+    s.add_argument("--until", type=date.fromisoformat, metavar="YYYY-MM-DD")
+    _window_options(s)
+    _key_option(s)
+
+    s = sub.add_parser("synth", help="write a synthetic cohort as input files")
+    s.add_argument("outdir", type=Path)
+    _synth_options(s)
+
+    s = sub.add_parser("demo", help="synthesise, ingest and analyse a cohort; print the result")
+    s.add_argument("--lake", type=Path, default=Path("data/demo/lake"))
+    _synth_options(s)
+
+    s = sub.add_parser("inspect", help="show what ingest would make of FILE, writing nothing")
+    s.add_argument("file", type=Path)
+
+    s = sub.add_parser("serve", help="serve both flows as deployments on a local Prefect server")
+    s.add_argument("--inbox", type=Path, required=True)
+    s.add_argument("--lake", type=Path, required=True)
+    s.add_argument("--cron", default="0 3 * * *", help="nightly-ingest schedule (default 03:00)")
+    s.add_argument("--timezone", default="UTC", help="IANA time zone of the cron schedule")
+    s.add_argument(
+        "--port", type=int, default=4200, help="port of the local server if one is started"
+    )
+    _key_option(s)
+    return p
+
+
+def _synth_options(s: argparse.ArgumentParser) -> None:
+    s.add_argument("--subjects", type=int, default=6)
+    s.add_argument("--days", type=int, default=28)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument(
+        "--effect",
+        default="hr_during_bpm=8,rmssd_post_0_20_ratio=1.2",
+        help="planted effect, e.g. 'hr_during_bpm=8,rmssd_post_0_20_ratio=1.2' or 'none'",
+    )
+
+
+def _analysis_config(args: argparse.Namespace) -> AnalysisConfig:
+    window_updates: dict[str, Any] = {
+        k: v
+        for k, v in {
+            "baseline_min": args.baseline,
+            "pre_min": args.pre,
+            "acute_min": args.acute,
+            "post_bins_min": args.post_bins,
+            "n_controls": args.controls,
+            "control_search_days": args.control_search_days,
+        }.items()
+        if v is not None
+    }
+    stats: dict[str, Any] = {"seed": args.seed}
+    if args.n_boot is not None:
+        stats["n_boot"] = args.n_boot
+    try:
+        return AnalysisConfig(
+            windows=WindowConfig(**window_updates),
+            stats=StatsConfig(**stats),
+            subjects=tuple(args.subjects) if args.subjects else None,
+            since=args.since,
+            until=args.until,
+        )
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(x) for x in first["loc"])
+        raise UsageError(f"invalid option {where}: {first['msg']}") from None
+
+
+def _existing_dir(path: Path, what: str) -> Path:
+    if not path.is_dir():
+        raise UsageError(f"{what} {path} is not a directory")
+    return path.resolve()
+
+
+def _check_timezone(name: str) -> None:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UsageError(
+            f"unknown time zone {name!r} (use an IANA name such as Europe/Berlin)"
+        ) from None
+
+
+def _key_file(path: Path | None) -> Path | None:
+    if path is None:
+        return None
+    if not path.is_file():
+        raise UsageError(f"key file {path} is not a file")
+    return path.resolve()
+
+
+def _lake_path(path: Path) -> Path:
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"lake {path} exists and is not a directory")
+    return path.resolve()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``tearsignals`` console script."""
+    args = _parser().parse_args(argv)
+    _quiet_prefect_defaults()
+    try:
+        return _dispatch(args)
+    except (UsageError, InputError) as err:
+        _fail(str(err))
+
+
+def _fail(message: str) -> NoReturn:
+    print(f"tearsignals: error: {message}", file=sys.stderr)
+    raise SystemExit(1)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    from tearsignals.cli import commands
+
+    if args.command == "ingest":
+        return commands.ingest(
+            _existing_dir(args.inbox, "inbox"),
+            _lake_path(args.lake),
+            not args.no_analyze,
+            _key_file(args.key_file),
+        )
+    if args.command == "analyze":
+        lake = _existing_dir(args.lake, "lake")
+        return commands.analyze(lake, _analysis_config(args), _key_file(args.key_file))
+    if args.command == "synth":
+        return commands.synth(args.outdir, commands.synth_config(args))
+    if args.command == "demo":
+        return commands.demo(_lake_path(args.lake), commands.synth_config(args))
+    if args.command == "inspect":
+        if not args.file.is_file():
+            raise UsageError(f"{args.file} is not a file")
+        from tearsignals.ingest.inspect import inspect_file, summary_text
+
+        print(summary_text(inspect_file(args.file)))
+        return 0
+    if args.command == "serve":
+        inbox = _existing_dir(args.inbox, "inbox")
+        _check_timezone(args.timezone)
+        return commands.serve(
+            inbox,
+            _lake_path(args.lake),
+            args.cron,
+            args.timezone,
+            args.port,
+            _key_file(args.key_file),
+        )
+    raise UsageError(f"unknown command {args.command}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The table contract: schemas declared in ``schemas/``, the suites and docs built from them."""

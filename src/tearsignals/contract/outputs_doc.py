@@ -1,0 +1,80 @@
+"""Generate ``docs/outputs.md`` from the schemas: ``python -m tearsignals.contract.outputs_doc``."""
+
+from __future__ import annotations
+
+from tearsignals.contract import schema
+
+_INTRO = """# Outputs
+
+Generated from `schemas/*.json` by `make docs` (`python -m tearsignals.contract.outputs_doc`); a test
+checks that this file matches the schemas.
+
+The lake is a folder of Parquet files, one folder per table, hive-partitioned by
+subject: `LAKE/<table>/subject_id=<id>/*.parquet` (the `subject_id` column lives in
+the folder name, not in the files). The cohort tables (`cohort_summary`, `cohort_model`, `cohort_timecourse`) are
+not partitioned. Times are
+UTC (`Datetime(us, UTC)`); units are in the column names. Files are zstd-compressed,
+written atomically, readable by the owner only.
+
+Reading in a notebook, no tearsignals needed:
+
+```python
+import polars as pl
+windows = pl.read_parquet("LAKE/episode_windows/**/*.parquet",
+                          hive_partitioning=True, hive_schema={"subject_id": pl.String})
+```
+
+```python
+import pandas as pd
+shifts = pd.read_parquet("LAKE/episode_shifts")   # pyarrow reads the hive folders
+```
+
+```sql
+-- DuckDB
+SELECT * FROM read_parquet('LAKE/cohort_summary/*.parquet');
+SELECT * FROM read_parquet('LAKE/episode_windows/**/*.parquet', hive_partitioning = true,
+                           hive_types = {'subject_id': VARCHAR});
+```
+"""
+
+
+def _dtype_text(c: schema.Column) -> str:
+    text = str(c.dtype).replace("Datetime(time_unit='us', time_zone='UTC')", "Datetime(us, UTC)")
+    return text + ("" if c.nullable else ", not null")
+
+
+def _rules(c: schema.Column) -> str:
+    parts = []
+    if c.min is not None or c.max is not None:
+        parts.append(
+            f"range [{c.min if c.min is not None else ''}, {c.max if c.max is not None else ''}]"
+        )
+    if c.values:
+        parts.append("one of " + ", ".join(f"`{v}`" for v in c.values))
+    return "; ".join(parts)
+
+
+def table_markdown(name: str) -> str:
+    t = schema.table(name)
+    lines = [
+        f"## `{name}` ({t.layer})",
+        "",
+        t.description,
+        "",
+        f"Key: `{', '.join(t.key)}`. Partitioned by: `{', '.join(t.partition_by) or 'nothing'}`.",
+        "",
+        "| column | type | meaning | rules |",
+        "|---|---|---|---|",
+    ]
+    lines += [
+        f"| `{c.name}` | {_dtype_text(c)} | {c.description} | {_rules(c)} |" for c in t.columns
+    ]
+    return "\n".join(lines)
+
+
+def outputs_markdown() -> str:
+    return _INTRO + "\n" + "\n\n".join(table_markdown(n) for n in schema.TABLE_NAMES) + "\n"
+
+
+if __name__ == "__main__":
+    print(outputs_markdown(), end="")

@@ -1,0 +1,136 @@
+"""The canonical tables, declared once in ``schemas/*.json``.
+
+The JSON files are the contract: this module turns them into polars schemas,
+casts frames to them, and is what the great-expectations suites and
+``docs/outputs.md`` are built from.
+
+Examples
+--------
+>>> list(polars_schema("beats"))[:3]
+['subject_id', 'source', 'device']
+>>> table("beats").key
+('subject_id', 'source', 't_utc')
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+TABLE_NAMES = (
+    "beats",
+    "heart_rate",
+    "episodes",
+    "vendor_hrv",
+    "quarantine",
+    "_ingest_log",
+    "episode_windows",
+    "episode_shifts",
+    "subject_summary",
+    "cohort_summary",
+    "cohort_model",
+    "episode_timecourse",
+    "cohort_timecourse",
+)
+
+_DTYPES: dict[str, pl.DataType] = {
+    "String": pl.String(),
+    "Float64": pl.Float64(),
+    "Int64": pl.Int64(),
+    "Int32": pl.Int32(),
+    "Boolean": pl.Boolean(),
+    "Datetime[us, UTC]": pl.Datetime("us", "UTC"),
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    dtype: pl.DataType
+    nullable: bool
+    description: str
+    min: float | None = None
+    max: float | None = None
+    values: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    layer: str
+    description: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...]
+    partition_by: tuple[str, ...]
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+
+def schemas_dir() -> Path:
+    """The table declarations: ``schemas/`` of the project, shipped as package data.
+
+    ``tearsignals/contract/schemas`` is a link to the project's top-level
+    ``schemas/`` folder, so the installed package and a checkout read the same
+    files through :mod:`importlib.resources`.
+    """
+    return Path(str(resources.files("tearsignals.contract") / "schemas"))
+
+
+def _column(raw: dict[str, Any]) -> Column:
+    values = raw.get("values")
+    return Column(
+        name=raw["name"],
+        dtype=_DTYPES[raw["dtype"]],
+        nullable=bool(raw["nullable"]),
+        description=raw["description"],
+        min=raw.get("min"),
+        max=raw.get("max"),
+        values=tuple(values) if values is not None else None,
+    )
+
+
+@cache
+def table(name: str) -> Table:
+    """The declared table ``name``."""
+    if name not in TABLE_NAMES:
+        raise KeyError(f"unknown table {name!r}; known: {', '.join(TABLE_NAMES)}")
+    raw = json.loads((schemas_dir() / f"{name}.json").read_text())
+    return Table(
+        name=name,
+        layer=raw["layer"],
+        description=raw["description"],
+        columns=tuple(_column(c) for c in raw["columns"]),
+        key=tuple(raw["key"]),
+        partition_by=tuple(raw["partition_by"]),
+    )
+
+
+def polars_schema(name: str) -> pl.Schema:
+    """Column names and polars dtypes of table ``name``, in declared order."""
+    return pl.Schema({c.name: c.dtype for c in table(name).columns})
+
+
+def empty(name: str) -> pl.DataFrame:
+    """An empty frame of table ``name``."""
+    return pl.DataFrame(schema=polars_schema(name))
+
+
+def conform(df: pl.DataFrame, name: str) -> pl.DataFrame:
+    """Select the declared columns of ``name`` in order and cast them strictly.
+
+    Raises ``KeyError`` naming the missing columns, so a frame that lacks part
+    of the contract fails loudly instead of being padded with nulls.
+    """
+    schema = polars_schema(name)
+    missing = [c for c in schema.names() if c not in df.columns]
+    if missing:
+        raise KeyError(f"{name}: missing columns {missing}")
+    return df.select(pl.col(c).cast(t, strict=True) for c, t in schema.items())

@@ -1,0 +1,1 @@
+"""Episode-locked analysis: windows and controls, window metrics, shifts, time course."""

@@ -1,0 +1,275 @@
+"""Event-locked time course: HR and ln RMSSD in short bins around onset and end.
+
+:func:`episode_timecourse` gives the ``episode_timecourse`` table: for every
+analysed episode, bins of ``TimecourseConfig.bin_min`` minutes (default 2)
+from ``start_min`` to ``end_min`` (default -30 to +120) around the episode
+onset (``anchor = "onset"``) and, separately, around its end (``anchor =
+"end"``). :func:`cohort_timecourse` averages it into ``cohort_timecourse``.
+
+Decisions:
+
+- **Storage.** Per-episode rows are stored (partitioned by subject, like
+  the other gold tables), so a notebook can redo any average; the cohort
+  table holds the average over subjects. Subject means are not stored:
+  :func:`subject_timecourse` computes them from the episode rows.
+- **Vectorised.** All bins of all episodes go through one
+  ``hrv.time_domain`` call over the subject-sorted beats, with the beat
+  ordering, RR cleaning and window index ranges of ``tearsignals.episodes.window_metrics``
+  (``sorted_unique_beats``, ``cleaned_beats``, ``window_index``) and its
+  minute-HR statistics (``hr_window_stats``).
+- **Basis and quality.** ``rr`` where the bin holds beats, else
+  ``minute_hr`` (mean HR only, ln RMSSD null), else ``none``. A bin's values
+  count when its coverage (as in ``episode_windows``) is at least
+  ``min_coverage`` and, on ``rr``, its artifact rate is at most
+  ``max_artifact`` and it has ``min_nn`` clean intervals; otherwise they are
+  null and ``reason`` says why. A bin that meets another analysed episode's
+  effect span (``[onset + pre start, end + last post-bin end)``, the span
+  ``tearsignals.episodes.windows`` flags) is null with that reason.
+- **Change from baseline.** ``hr_change_bpm`` / ``ln_rmssd_change`` are the
+  bin value minus the episode's ``baseline`` window value from
+  ``episode_windows`` (only a ``good`` or ``fair`` baseline), so the time
+  course and the shifts share one baseline.
+- **Cohort average and CI.** Each subject's mean over its usable episodes
+  per bin, then the mean of subject means (subjects weigh equally) with a
+  95% t-interval over subject means (df = subjects - 1; null with fewer than
+  two subjects). A t-interval rather than a bootstrap: 150 bins x 4 series
+  per run, and with the few subjects of a typical cohort a percentile
+  bootstrap of subject means is too narrow.
+- Control days are not part of the time course (circadian drift is in it).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+from scipy import stats as sps
+
+from tearsignals.config import AnalysisConfig, TimecourseConfig, WindowConfig
+from tearsignals.contract import schema
+from tearsignals.episodes import window_metrics
+from tearsignals.episodes.windows import OVERLAP_REASON, overlapping_keys
+
+ANCHORS = ("onset", "end")
+_SERIES = {
+    "mean_hr_bpm": ("mean_hr_bpm", "value"),
+    "ln_rmssd": ("ln_rmssd", "value"),
+    "hr_change_bpm": ("mean_hr_bpm", "change"),
+    "ln_rmssd_change": ("ln_rmssd", "change"),
+}
+_BIN_KEY = ["subject_id", "episode_id", "anchor", "bin_start_min"]
+
+
+def _us(minutes: float) -> int:
+    return round(minutes * 60_000_000)
+
+
+def episode_anchors(window_rows: pl.DataFrame) -> pl.DataFrame:
+    """Per analysed episode: ``onset_utc``, ``end_utc`` (its ``during`` window) and the
+    usable (good/fair) ``baseline`` values ``base_hr_bpm``, ``base_ln_rmssd``."""
+    own = window_rows.filter(pl.col("role") == "episode")
+    during = own.filter(pl.col("window") == "during").select(
+        "subject_id",
+        "episode_id",
+        onset_utc="window_start_utc",
+        end_utc="window_end_utc",
+    )
+    base = own.filter(
+        (pl.col("window") == "baseline") & pl.col("quality").is_in(["good", "fair"])
+    ).select("subject_id", "episode_id", base_hr_bpm="mean_hr_bpm", base_ln_rmssd="ln_rmssd")
+    return during.join(base, on=["subject_id", "episode_id"], how="left")
+
+
+def bin_offsets(cfg: TimecourseConfig) -> pl.DataFrame:
+    """Every (anchor, bin) with ``bin_start_min`` and ``bin_end_min`` relative to the anchor."""
+    n = round((cfg.end_min - cfg.start_min) / cfg.bin_min)
+    starts = [cfg.start_min + k * cfg.bin_min for k in range(n)]
+    return pl.DataFrame(
+        {
+            "anchor": [a for a in ANCHORS for _ in starts],
+            "bin_start_min": starts * len(ANCHORS),
+        },
+        schema={"anchor": pl.String, "bin_start_min": pl.Float64},
+    ).with_columns(bin_end_min=pl.col("bin_start_min") + cfg.bin_min)
+
+
+def timecourse_bins(anchors: pl.DataFrame, cfg: TimecourseConfig) -> pl.DataFrame:
+    """Every bin of every episode with ``window_start_utc``/``window_end_utc`` (UTC)."""
+    at = pl.when(pl.col("anchor") == "onset").then("onset_utc").otherwise("end_utc")
+    start = at + pl.duration(microseconds=(pl.col("bin_start_min") * 60_000_000).round())
+    return (
+        anchors.join(bin_offsets(cfg), how="cross")
+        .with_columns(window_start_utc=start)
+        .with_columns(
+            window_end_utc=pl.col("window_start_utc") + pl.duration(microseconds=_us(cfg.bin_min))
+        )
+        .sort(_BIN_KEY)
+    )
+
+
+def overlap_flags(bins: pl.DataFrame, anchors: pl.DataFrame, cfg: WindowConfig) -> pl.Series:
+    """True for bins meeting another episode's effect span (see the module docstring)."""
+    hits = overlapping_keys(bins, list(_BIN_KEY), anchors, cfg).with_columns(flagged=pl.lit(True))
+    joined = bins.select(_BIN_KEY).join(hits, on=_BIN_KEY, how="left", maintain_order="left")
+    return joined["flagged"].fill_null(False)
+
+
+def rr_bin_stats(beats: pl.DataFrame, bins: pl.DataFrame, cfg: AnalysisConfig) -> pl.DataFrame:
+    """Per bin: ``analysis.rr_window_stats`` (cleaning, index ranges and one
+    ``hrv.time_domain`` call for all bins) without spectra.
+
+    LF/HF is not part of the time course: bins of at most 2 minutes are below
+    what a spectrum needs, so the frequency gate is set beyond any bin's span.
+    """
+    no_spectra = cfg.frequency.model_copy(
+        update={"min_clean_s": cfg.stats.timecourse.bin_min * 60.0 + 10.0}
+    )
+    return window_metrics.rr_window_stats(beats, bins, cfg.cleaning, no_spectra)
+
+
+def _basis_coverage() -> list[pl.Expr]:
+    """``basis`` and ``coverage`` as in ``episode_windows``, plus ``artifact_rate``
+    (share of the bin's recorded beats the cleaning flagged)."""
+    artifact = pl.when(pl.col("n_beats") > 0).then(pl.col("n_flagged") / pl.col("n_beats"))
+    return [*window_metrics.basis_and_coverage(), artifact.alias("artifact_rate")]
+
+
+def _reason(cfg: TimecourseConfig) -> pl.Expr:
+    """First reason a bin's values are null (or ln RMSSD on minute HR); null when usable."""
+    rr = pl.col("basis") == "rr"
+    tests = [
+        (pl.col("flagged"), OVERLAP_REASON),
+        (pl.col("basis") == "none", "no data in bin"),
+        (pl.col("coverage") < cfg.min_coverage, f"coverage < {cfg.min_coverage:g}"),
+        (
+            rr & (pl.col("artifact_rate") > cfg.max_artifact),
+            f"artifact rate > {cfg.max_artifact:g}",
+        ),
+        (rr & (pl.col("n_nn") < cfg.min_nn), f"fewer than {cfg.min_nn} clean beats"),
+        (pl.col("basis") == "minute_hr", "minute HR only: no ln RMSSD"),
+    ]
+    expr: pl.Expr = pl.lit(None, pl.String)
+    for cond, label in reversed(tests):
+        expr = pl.when(cond).then(pl.lit(label)).otherwise(expr)
+    return expr.alias("reason")
+
+
+def _values() -> list[pl.Expr]:
+    """HR / ln RMSSD where the bin is usable, and their change from the baseline window."""
+    usable = pl.col("reason").is_null() | (pl.col("reason") == "minute HR only: no ln RMSSD")
+    rr_hr = pl.col("mean_hr_bpm").fill_nan(None)
+    hr = pl.when(pl.col("basis") == "rr").then(rr_hr).otherwise(pl.col("mean_hr").fill_nan(None))
+    hr = pl.when(usable).then(hr)
+    ln = pl.when(pl.col("reason").is_null()).then(pl.col("ln_rmssd").fill_nan(None))
+    return [
+        hr.alias("mean_hr_bpm"),
+        ln.alias("ln_rmssd"),
+        (hr - pl.col("base_hr_bpm")).alias("hr_change_bpm"),
+        (ln - pl.col("base_ln_rmssd")).alias("ln_rmssd_change"),
+    ]
+
+
+def episode_timecourse(
+    beats: pl.DataFrame,
+    heart_rate: pl.DataFrame,
+    window_rows: pl.DataFrame,
+    cfg: AnalysisConfig,
+    params_hash: str,
+) -> pl.DataFrame:
+    """The ``episode_timecourse`` table: HR and ln RMSSD per bin around onset and end.
+
+    Parameters
+    ----------
+    beats, heart_rate
+        Canonical ``beats`` and ``heart_rate`` rows of the subjects (all of a
+        subject's beats: cleaning looks at each beat's neighbours).
+    window_rows
+        The ``episode_windows`` rows of the same analysis: the episodes to
+        follow (their ``during`` windows) and their baseline values.
+    cfg
+        Bins from ``cfg.stats.timecourse``, cleaning from ``cfg.cleaning``,
+        the overlap span from ``cfg.windows``.
+    params_hash
+        Stored on every row.
+
+    Returns
+    -------
+    pl.DataFrame
+        One row per episode x anchor x bin, conformed to ``episode_timecourse``.
+    """
+    tc = cfg.stats.timecourse
+    anchors = episode_anchors(window_rows)
+    bins = timecourse_bins(anchors, tc)
+    stats = pl.concat(
+        [
+            bins.with_columns(flagged=overlap_flags(bins, anchors, cfg.windows)),
+            rr_bin_stats(beats, bins, cfg),
+            window_metrics.hr_window_stats(heart_rate, bins),
+        ],
+        how="horizontal",
+    )
+    rows = (
+        stats.with_columns(_basis_coverage())
+        .with_columns(_reason(tc))
+        .with_columns(_values())
+        .with_columns(
+            bin_start_utc="window_start_utc",
+            n_beats=pl.when(pl.col("basis") == "minute_hr").then("n_hr").otherwise("n_beats"),
+            params_hash=pl.lit(params_hash),
+        )
+    )
+    return schema.conform(rows, "episode_timecourse")
+
+
+def subject_timecourse(timecourse: pl.DataFrame) -> pl.DataFrame:
+    """Per subject, anchor, bin, ``metric`` and ``measure`` (``value`` or ``change``):
+    ``subject_mean`` over the subject's usable episodes and their count ``n_episodes``."""
+    long = timecourse.unpivot(
+        on=list(_SERIES),
+        index=["subject_id", "episode_id", "anchor", "bin_start_min", "bin_end_min"],
+        variable_name="series",
+        value_name="value",
+    ).filter(pl.col("value").is_not_null())
+    return (
+        long.with_columns(
+            metric=pl.col("series").replace_strict({k: v[0] for k, v in _SERIES.items()}),
+            measure=pl.col("series").replace_strict({k: v[1] for k, v in _SERIES.items()}),
+        )
+        .group_by("subject_id", "anchor", "bin_start_min", "bin_end_min", "metric", "measure")
+        .agg(subject_mean=pl.col("value").mean(), n_episodes=pl.len().cast(pl.Int64))
+        .sort("subject_id", "anchor", "metric", "measure", "bin_start_min")
+    )
+
+
+def t_interval(mean: pl.Series, sd: pl.Series, n: pl.Series) -> tuple[pl.Series, pl.Series]:
+    """95% t-interval ``mean +/- t(0.975, n - 1) sd / sqrt(n)``; null where n < 2."""
+    count = n.cast(pl.Float64).to_numpy()
+    ok = count >= 2
+    dof = np.where(ok, count - 1.0, 1.0)
+    half = sps.t.ppf(0.975, dof) * sd.fill_null(np.nan).to_numpy() / np.sqrt(np.maximum(count, 1))
+    centre = mean.to_numpy()
+    lo = pl.Series(np.where(ok, centre - half, np.nan)).fill_nan(None)
+    hi = pl.Series(np.where(ok, centre + half, np.nan)).fill_nan(None)
+    return lo, hi
+
+
+def cohort_timecourse(timecourse: pl.DataFrame, params_hash: str) -> pl.DataFrame:
+    """The ``cohort_timecourse`` table: mean of subject means per bin with a 95% t-interval.
+
+    ``timecourse`` holds ``episode_timecourse`` rows of every subject made
+    with one parameter set; bins without any usable value have no row.
+    """
+    per_subject = subject_timecourse(timecourse)
+    key = ["anchor", "bin_start_min", "bin_end_min", "metric", "measure"]
+    cohort = (
+        per_subject.group_by(key)
+        .agg(
+            n_subjects=pl.len().cast(pl.Int64),
+            n_episodes=pl.col("n_episodes").sum().cast(pl.Int64),
+            mean_value=pl.col("subject_mean").mean(),
+            sd=pl.col("subject_mean").std(ddof=1),
+        )
+        .sort("anchor", "metric", "measure", "bin_start_min")
+    )
+    lo, hi = t_interval(cohort["mean_value"], cohort["sd"], cohort["n_subjects"])
+    out = cohort.with_columns(ci_low=lo, ci_high=hi, params_hash=pl.lit(params_hash))
+    return schema.conform(out, "cohort_timecourse")

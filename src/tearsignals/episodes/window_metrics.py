@@ -1,0 +1,659 @@
+"""HR/HRV per analysis window and shifts from baseline: the gold tables' numbers.
+
+:func:`episode_window_metrics` turns beats, heart-rate samples and a window
+spec (``tearsignals.episodes.windows.episode_windows_spec``) into the
+``episode_windows`` table; :func:`episode_shifts` turns that into the
+``episode_shifts`` table. Both are pure and vectorised: all subjects' beats
+form one array set and ``hrv.time_domain`` runs once for all windows.
+
+Decisions:
+
+- **Basis** per window: ``rr`` when the window holds beats (HRV from cleaned
+  RR), else ``minute_hr`` when it holds heart-rate samples (mean HR only, HRV
+  null), else ``none``.
+- **Cleaning** (``CleaningConfig``, ``hrv.clean_series``) runs per subject on
+  all of its beats. Metrics use the *cleaned* series: with ``lipponen`` (the
+  default) ectopic and long/short intervals are interpolated, missed beats
+  split and extra beats merged (``tearsignals.beats.correction``); corrected
+  intervals count as NN, and differences between successive NN intervals of
+  the corrected series are used - including the two halves of a split missed
+  interval and the intervals around an interpolated one (as Kubios does).
+  ``median`` rejects instead of correcting. Either way intervals outside the
+  limits are not NN, and a difference across a gap in the beat times is never
+  used. Windows are located on the cleaned beat times.
+- **Ledger** (``rr`` windows, counted on the *recorded* beats in the window):
+  ``n_beats`` recorded beats; ``n_ectopic``, ``n_missed``, ``n_extra``,
+  ``n_long_short`` their Lipponen classes (null for ``median``, which does
+  not classify); ``pct_corrected = 100 * (sum of the four) / n_beats`` (0 for
+  ``median``); ``artifact_rate`` = share of recorded beats *flagged*:
+  corrected, or rejected (missing, outside the limits, or failing the median
+  rule / residual gate) - so ``artifact_rate >= pct_corrected / 100``. It is
+  no longer ``1 - n_nn / n_beats``: corrected beats are NN and a split missed
+  beat adds one. ``pct_missing`` = share of the span not covered by recorded
+  intervals ``[t - rr, t)`` (intervals over ``2 * rr_max_ms`` are gaps, not
+  coverage). ``cleaning`` names method, parameters and library versions.
+- **Coverage**: ``rr`` - summed RR of the window's cleaned beats / window
+  span; ``minute_hr`` - distinct clock minutes with a sample x 60 s / span (so
+  second-resolution or duplicate-source HR is not over-counted); capped at 1.
+- **Quality** (``QualityConfig``): ``good`` needs coverage >= good_coverage,
+  artifact rate <= good_max_artifact and >= min_beats NN intervals; ``fair``
+  the same with the fair thresholds; anything else with data is ``poor``; no
+  data is ``none``. ``minute_hr`` windows are graded on coverage alone. An
+  ``rr`` window with ``pct_corrected > max_pct_corrected`` (20) or
+  ``pct_missing > max_pct_missing`` (15) - the PhysioNet toolbox's rejection
+  rules - is at most ``poor``, as is a window flagged by the spec (another
+  episode in it); ``reason`` says which.
+- **Nulls, not NaN**: undefined metrics are null; ``poor`` windows keep the
+  values that are defined and ``reason`` says why they are poor.
+- **LF/HF**: ``lf_ms2``, ``hf_ms2``, ``lf_hf`` from ``frequency.frequency_domain``
+  (``AnalysisConfig.frequency``; default the PhysioNet toolbox's Lomb recipe
+  in ms^2 density scaling) on ``rr`` windows, null elsewhere and where the
+  window holds less than ``min_clean_s`` of NN intervals. ``reason`` says so
+  only when nothing else explains the window (e.g. a short ``during`` window
+  that is otherwise good), so poor windows keep their first cause.
+  ``resp_rate_bpm`` (the HF-band peak of the same spectrum x 60, same
+  gating) is a breathing-rate covariate, not a shift metric.
+- **Shift metrics** (``SHIFT_METRICS``): the time-domain metrics plus
+  ``lf_ms2``, ``hf_ms2``, ``ln_hf`` and ``lf_hf``. ``ln_hf = ln(hf_ms2)`` is
+  stored because HF power is strongly right-skewed between and within people;
+  its shift is a log ratio (-0.69 = HF halved), the scale on which HF changes
+  are usually averaged and tested. ``lf_ms2``/``hf_ms2`` stay raw for
+  comparison with published tables, ``lf_hf`` raw as the commonly reported
+  ratio (its shifts are skewed too: read them with medians and CIs).
+- **Shift exclusions** use fixed categories (see :data:`SHIFT_EXCLUSIONS`) so
+  summaries can count them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from tearsignals.beats import correction
+from tearsignals.config import (
+    WINDOW_NAMES,
+    AnalysisConfig,
+    CleaningConfig,
+    FrequencyConfig,
+    QualityConfig,
+)
+from tearsignals.contract import schema
+from tearsignals.episodes.windows import OVERLAP_REASON
+from tearsignals.hrv import frequency_domain, time_domain
+
+_FREQ_METRICS = ("lf_ms2", "hf_ms2", "lf_hf", "resp_rate_bpm")
+SHIFT_METRICS = (*time_domain.METRICS, "lf_ms2", "hf_ms2", "ln_hf", "lf_hf")
+LEDGER_COUNTS = {
+    "n_ectopic": correction.ECTOPIC,
+    "n_missed": correction.MISSED,
+    "n_extra": correction.EXTRA,
+    "n_long_short": correction.LONG_SHORT,
+}
+_SPEC_KEY = ["subject_id", "episode_id", "role", "control_day_offset"]
+SHIFT_EXCLUSIONS = (
+    "another episode within window",
+    "no baseline window",
+    "another episode within baseline",
+    "no data in window",
+    "no data in baseline",
+    "poor quality window",
+    "poor quality baseline",
+    "minute HR only in window",
+    "metric undefined in window",
+    "minute HR only in baseline",
+    "metric undefined in baseline",
+)
+
+
+def _epoch_us(col: str) -> pl.Expr:
+    return pl.col(col).dt.convert_time_zone("UTC").dt.epoch("us")
+
+
+def _in_order() -> pl.Expr:
+    """True where a row sorts at or after the previous one by (subject_id, t_us)."""
+    prev_subject = pl.col("subject_id").shift(1)
+    later = (pl.col("subject_id") > prev_subject) | (
+        (pl.col("subject_id") == prev_subject) & (pl.col("t_us") >= pl.col("t_us").shift(1))
+    )
+    return later.fill_null(True)
+
+
+def sorted_unique_beats(beats: pl.DataFrame, subjects: pl.Series) -> pl.DataFrame:
+    """``subject_id, t_us, rr_ms`` of ``subjects``, sorted, exact duplicate times dropped.
+
+    Lake partitions are already sorted by time, so the sort is skipped when the
+    rows are in order (a single pass instead of a multi-key sort).
+    """
+    selected = beats.filter(pl.col("subject_id").is_in(subjects.implode())).select(
+        "subject_id", _epoch_us("t_utc").alias("t_us"), pl.col("rr_ms").cast(pl.Float64)
+    )
+    if not selected.select(_in_order().all()).item():
+        selected = selected.sort("t_us").sort("subject_id", maintain_order=True)
+    repeat = (pl.col("subject_id") == pl.col("subject_id").shift(1)) & (
+        pl.col("t_us") == pl.col("t_us").shift(1)
+    )
+    return selected.filter(~repeat.fill_null(False))
+
+
+def subject_slices(subject_ids: pl.Series) -> dict[str, slice]:
+    """Row range of each subject in a frame sorted by subject."""
+    runs = subject_ids.to_frame("s").with_row_index("i").group_by("s", maintain_order=True)
+    bounds = runs.agg(lo=pl.col("i").min(), hi=pl.col("i").max() + 1)
+    return {s: slice(int(lo), int(hi)) for s, lo, hi in bounds.iter_rows()}
+
+
+@dataclass(frozen=True)
+class CleanedBeats:
+    """All subjects' cleaned series (``t_us`` ... ``slices``) and, per *recorded*
+    beat, its ``artifacts.LABELS`` code (``None`` for the median rule) and
+    whether it was ``flagged`` (corrected or rejected)."""
+
+    t_us: time_domain.IntArray
+    rr_ms: time_domain.FloatArray
+    nn_ok: time_domain.BoolArray
+    pair_ok: time_domain.BoolArray
+    slices: dict[str, slice]
+    labels: correction.LabelArray | None
+    flagged: time_domain.BoolArray
+
+
+def _subject_clean(
+    t_us: time_domain.IntArray, rr_ms: time_domain.FloatArray, cfg: CleaningConfig
+) -> tuple[time_domain.IntArray, time_domain.CleanSeries]:
+    """One subject's cleaned series and its beat times in integer microseconds.
+
+    Times are cleaned relative to the first beat (full float precision); a
+    cleaned beat keeps its recorded time unless it was inserted into a missed
+    interval, which moves it back by the inserted half interval.
+    """
+    rel_ms = (t_us - t_us[0]) / 1000.0
+    series = time_domain.clean_series(rel_ms, rr_ms, cfg)
+    moved_us = np.round((rel_ms[series.source] - series.t_ms) * 1000.0).astype(np.int64)
+    return t_us[series.source] - moved_us, series
+
+
+def cleaned_beats(
+    t_us: time_domain.IntArray,
+    rr_ms: time_domain.FloatArray,
+    slices: dict[str, slice],
+    cfg: CleaningConfig,
+) -> CleanedBeats:
+    """RR cleaning (``hrv.clean_series``) per subject, concatenated; a subject's
+    first beat never pairs."""
+    times, parts, new_slices, offset = [], [], {}, 0
+    for subject, part in slices.items():
+        t_clean, series = _subject_clean(t_us[part], rr_ms[part], cfg)
+        series.pair_ok[:1] = False
+        times.append(t_clean)
+        parts.append(series)
+        new_slices[subject] = slice(offset, offset + t_clean.size)
+        offset += t_clean.size
+    labels = [p.labels for p in parts]
+    empty_f, empty_b = np.zeros(0), np.zeros(0, dtype=bool)
+    return CleanedBeats(
+        t_us=np.concatenate([np.zeros(0, dtype=np.int64), *times]),
+        rr_ms=np.concatenate([empty_f, *(p.rr_ms for p in parts)]),
+        nn_ok=np.concatenate([empty_b, *(p.nn_ok for p in parts)]),
+        pair_ok=np.concatenate([empty_b, *(p.pair_ok for p in parts)]),
+        slices=new_slices,
+        labels=None if cfg.method == "median" else _concat_labels(labels),
+        flagged=np.concatenate([empty_b, *(p.flagged for p in parts)]),
+    )
+
+
+def _concat_labels(labels: list[correction.LabelArray | None]) -> correction.LabelArray:
+    return np.concatenate([np.zeros(0, dtype=np.int8), *(x for x in labels if x is not None)])
+
+
+def _spec_groups(
+    spec: pl.DataFrame,
+) -> Iterator[tuple[str, time_domain.IntArray, time_domain.IntArray, time_domain.IntArray]]:
+    """Per subject: spec row positions and window start/end in epoch microseconds."""
+    rows = spec.select(
+        "subject_id",
+        _epoch_us("window_start_utc").alias("start_us"),
+        _epoch_us("window_end_utc").alias("end_us"),
+    ).with_row_index("row")
+    for (subject,), part in rows.partition_by("subject_id", as_dict=True).items():
+        yield (
+            str(subject),
+            part["row"].to_numpy().astype(np.int64),
+            part["start_us"].to_numpy(),
+            part["end_us"].to_numpy(),
+        )
+
+
+def window_index(
+    spec: pl.DataFrame, t_us: time_domain.IntArray, slices: dict[str, slice]
+) -> tuple[time_domain.IntArray, time_domain.IntArray]:
+    """Global ``[lo, hi)`` beat index ranges of every spec row (empty without data)."""
+    lo = np.zeros(spec.height, dtype=np.int64)
+    hi = np.zeros(spec.height, dtype=np.int64)
+    for subject, rows, start, end in _spec_groups(spec):
+        part = slices.get(subject)
+        if part is None:
+            continue
+        sub_lo, sub_hi = time_domain.window_bounds(t_us[part], start, end)
+        lo[rows] = sub_lo + part.start
+        hi[rows] = sub_hi + part.start
+    return lo, hi
+
+
+def _windowed_subset(
+    lo: time_domain.IntArray, hi: time_domain.IntArray, n: int
+) -> tuple[time_domain.IntArray, time_domain.IntArray, time_domain.IntArray]:
+    """Positions of the beats inside any window, and ``lo``/``hi`` re-indexed to them.
+
+    Each window stays one contiguous run of originally adjacent beats, so
+    ``time_domain`` on the subset gives the same per-window numbers while its
+    prefix sums skip the (often much larger) stretches between windows.
+    """
+    delta = np.zeros(n + 1, dtype=np.int64)
+    np.add.at(delta, lo, 1)
+    np.add.at(delta, hi, -1)
+    keep = np.flatnonzero(np.cumsum(delta[:-1]) > 0)
+    new_lo = np.searchsorted(keep, lo).astype(np.int64)
+    new_hi = np.searchsorted(keep, hi).astype(np.int64)
+    return keep, new_lo, new_hi
+
+
+def _cleaned_metrics(
+    clean: CleanedBeats, spec: pl.DataFrame, freq: FrequencyConfig
+) -> dict[str, time_domain.FloatArray]:
+    """Time- and frequency-domain metrics of every spec row over the cleaned series."""
+    lo_c, hi_c = window_index(spec, clean.t_us, clean.slices)
+    keep, lo, hi = _windowed_subset(lo_c, hi_c, clean.rr_ms.size)
+    rr, nn_ok = clean.rr_ms[keep], clean.nn_ok[keep]
+    metrics = time_domain.time_domain(rr, nn_ok, clean.pair_ok[keep], lo, hi)
+    t_us = clean.t_us[keep]
+    t_ms = (t_us - (t_us[0] if keep.size else 0)) / 1000.0
+    spectral = frequency_domain.frequency_domain(t_ms, rr, nn_ok, lo, hi, freq)
+    metrics.update({name: spectral[name] for name in _FREQ_METRICS})
+    return metrics
+
+
+def beat_ledger(
+    clean: CleanedBeats, lo: time_domain.IntArray, hi: time_domain.IntArray
+) -> dict[str, time_domain.FloatArray]:
+    """Per window of *recorded* beats ``[lo, hi)``: ``n_flagged`` and the count of
+    each artifact class (``LEDGER_COUNTS``; NaN when the method does not classify)."""
+    out = {"n_flagged": time_domain.window_sums(clean.flagged.astype(np.float64), lo, hi)}
+    for name, code in LEDGER_COUNTS.items():
+        if clean.labels is None:
+            out[name] = np.full(lo.size, np.nan)
+        else:
+            out[name] = time_domain.window_sums((clean.labels == code).astype(np.float64), lo, hi)
+    return out
+
+
+def covered_ms(
+    t_us: time_domain.IntArray,
+    rr_ms: time_domain.FloatArray,
+    bounds: tuple[time_domain.IntArray, time_domain.IntArray, time_domain.IntArray],
+    start_us: time_domain.IntArray,
+    end_us: time_domain.IntArray,
+) -> time_domain.FloatArray:
+    """Milliseconds of each window ``[start, end)`` covered by recorded intervals ``[t - rr, t)``.
+
+    ``bounds`` = ``(lo, hi, stop)``: the window's beats and the end of its
+    subject's beats. ``rr_ms`` is 0 where an interval does not count. The
+    window's beats contribute their intervals, less the part of the first one
+    before ``start``, plus the part of the next beat's interval inside the
+    window; overlaps from timestamp jitter are not removed, the sum is clipped
+    to the span.
+    """
+    lo, hi, stop = bounds
+    span_ms = (end_us - start_us) / 1000.0
+    if rr_ms.size == 0:
+        return np.zeros(lo.size)
+    has = hi > lo
+    first = np.minimum(lo, rr_ms.size - 1)
+    early = np.maximum(rr_ms[first] - (t_us[first] - start_us) / 1000.0, 0.0)
+    after = np.minimum(hi, rr_ms.size - 1)
+    tail_from = np.maximum(start_us, t_us[after] - rr_ms[after] * 1000.0)
+    tail = np.where(hi < stop, np.maximum(end_us - tail_from, 0.0) / 1000.0, 0.0)
+    inside = time_domain.window_sums(rr_ms, lo, hi) - early + tail
+    return np.where(has, np.clip(inside, 0.0, span_ms), 0.0)
+
+
+def _spec_bounds_us(spec: pl.DataFrame) -> tuple[time_domain.IntArray, time_domain.IntArray]:
+    us = spec.select(
+        _epoch_us("window_start_utc").alias("a"), _epoch_us("window_end_utc").alias("b")
+    )
+    return us["a"].to_numpy(), us["b"].to_numpy()
+
+
+def rr_window_stats(
+    beats: pl.DataFrame,
+    spec: pl.DataFrame,
+    cfg: CleaningConfig,
+    freq: FrequencyConfig,
+) -> pl.DataFrame:
+    """Per spec row: metrics of the cleaned series (one ``time_domain`` call, and
+    ``lf_ms2``, ``hf_ms2``, ``lf_hf``, ``resp_rate_bpm`` by ``frequency_domain``; NaN
+    where undefined),
+    ``n_beats`` recorded, the artifact ledger and ``covered_ms`` of the span."""
+    ordered = sorted_unique_beats(beats, spec["subject_id"].unique())
+    t_us = ordered["t_us"].to_numpy()
+    rr = ordered["rr_ms"].to_numpy()
+    slices = subject_slices(ordered["subject_id"])
+    clean = cleaned_beats(t_us, rr, slices, cfg)
+    lo, hi = window_index(spec, t_us, slices)
+    metrics = _cleaned_metrics(clean, spec, freq)
+    metrics.update(beat_ledger(clean, lo, hi))
+    stops = {s: part.stop for s, part in slices.items()}
+    stop = spec["subject_id"].replace_strict(stops, default=0, return_dtype=pl.Int64).to_numpy()
+    countable = np.where(correction.valid_intervals(rr, cfg), rr, 0.0)
+    metrics["covered_ms"] = covered_ms(t_us, countable, (lo, hi, stop), *_spec_bounds_us(spec))
+    metrics["n_beats"] = (hi - lo).astype(np.float64)
+    names = ("n_beats", "n_nn", "n_pairs", "sum_rr_ms", *time_domain.METRICS, *_FREQ_METRICS)
+    columns = {name: metrics[name] for name in (*names, "n_flagged", *LEDGER_COUNTS, "covered_ms")}
+    return pl.DataFrame(columns).with_columns(
+        pl.col("n_beats", "n_nn", "n_pairs", "n_flagged").cast(pl.Int64)
+    )
+
+
+def hr_window_stats(heart_rate: pl.DataFrame, spec: pl.DataFrame) -> pl.DataFrame:
+    """Per spec row: HR sample count ``n_hr``, ``hr_minutes`` with a sample, ``mean_hr``."""
+    ordered = (
+        heart_rate.filter(pl.col("subject_id").is_in(spec["subject_id"].unique().implode()))
+        .select("subject_id", _epoch_us("t_utc").alias("t_us"), pl.col("hr_bpm").cast(pl.Float64))
+        .sort("subject_id", "t_us")
+    )
+    minute = pl.col("t_us") // 60_000_000
+    new_minute = ~(
+        (minute == minute.shift(1)) & (pl.col("subject_id") == pl.col("subject_id").shift(1))
+    )
+    first = ordered.select(new_minute.fill_null(True).alias("first"))["first"].to_numpy()
+    first = first.astype(np.float64)
+    t_us = ordered["t_us"].to_numpy()
+    lo, hi = window_index(spec, t_us, subject_slices(ordered["subject_id"]))
+    prefix_hr = np.concatenate(([0.0], np.cumsum(ordered["hr_bpm"].to_numpy())))
+    prefix_min = np.concatenate(([0.0], np.cumsum(first)))
+    n_hr = hi - lo
+    sum_hr = prefix_hr[hi] - prefix_hr[lo]
+    mean_hr = np.divide(sum_hr, n_hr, out=np.full(n_hr.shape, np.nan), where=n_hr > 0)
+    return pl.DataFrame(
+        {"n_hr": n_hr, "hr_minutes": prefix_min[hi] - prefix_min[lo], "mean_hr": mean_hr}
+    )
+
+
+def basis_and_coverage() -> list[pl.Expr]:
+    """``basis`` (rr, minute_hr or none) and ``coverage`` of the window span, capped at 1."""
+    span_ms = (pl.col("window_end_utc") - pl.col("window_start_utc")).dt.total_microseconds() / 1000
+    rr_cov = pl.col("sum_rr_ms") / span_ms
+    hr_cov = pl.col("hr_minutes") * 60_000 / span_ms
+    basis = (
+        pl.when(pl.col("n_beats") > 0)
+        .then(pl.lit("rr"))
+        .when(pl.col("n_hr") > 0)
+        .then(pl.lit("minute_hr"))
+        .otherwise(pl.lit("none"))
+    )
+    coverage = (
+        pl.when(span_ms <= 0)
+        .then(0.0)
+        .when(pl.col("n_beats") > 0)
+        .then(rr_cov)
+        .when(pl.col("n_hr") > 0)
+        .then(hr_cov)
+        .otherwise(0.0)
+    )
+    return [basis.alias("basis"), coverage.clip(0.0, 1.0).alias("coverage")]
+
+
+def _rejected(q: QualityConfig) -> pl.Expr:
+    """The PhysioNet toolbox's rejection rules: too many beats corrected or too much missing."""
+    return (pl.col("pct_corrected").fill_null(0.0) > q.max_pct_corrected) | (
+        pl.col("pct_missing").fill_null(0.0) > q.max_pct_missing
+    )
+
+
+def _grade(q: QualityConfig) -> pl.Expr:
+    """Quality from basis, coverage, artifact rate and NN count (before overlap flags)."""
+    enough = (pl.col("n_nn") >= q.min_beats) | (pl.col("basis") == "minute_hr")
+    art = pl.col("artifact_rate").fill_null(0.0)
+    good = (pl.col("coverage") >= q.good_coverage) & (art <= q.good_max_artifact) & enough
+    fair = (pl.col("coverage") >= q.fair_coverage) & (art <= q.fair_max_artifact) & enough
+    graded = (
+        pl.when(good).then(pl.lit("good")).when(fair).then(pl.lit("fair")).otherwise(pl.lit("poor"))
+    )
+    quality = pl.when(pl.col("basis") == "none").then(pl.lit("none")).otherwise(graded)
+    flagged = (pl.col("flag_reason").is_not_null() | _rejected(q)) & quality.is_in(["good", "fair"])
+    return pl.when(flagged).then(pl.lit("poor")).otherwise(quality).alias("quality")
+
+
+def _reason(q: QualityConfig, f: FrequencyConfig) -> pl.Expr:
+    """Why a window is below good or has null metrics; null when nothing to say."""
+    rr = pl.col("basis") == "rr"
+    parts = [
+        pl.col("flag_reason"),
+        pl.when(pl.col("basis") == "none").then(pl.lit("no data in window")),
+        pl.when(pl.col("basis") == "minute_hr").then(pl.lit("no beat intervals: HRV needs RR")),
+        pl.when((pl.col("basis") != "none") & (pl.col("coverage") < q.good_coverage)).then(
+            pl.format("coverage {} < {}", pl.col("coverage").round(2), pl.lit(q.good_coverage))
+        ),
+        pl.when(rr & (pl.col("artifact_rate") > q.good_max_artifact)).then(
+            pl.format(
+                "artifact rate {} > {}",
+                pl.col("artifact_rate").round(2),
+                pl.lit(q.good_max_artifact),
+            )
+        ),
+        pl.when(rr & (pl.col("pct_corrected") > q.max_pct_corrected)).then(
+            pl.format(
+                "{}% beats corrected > {}%",
+                pl.col("pct_corrected").round(1),
+                pl.lit(f"{q.max_pct_corrected:g}"),
+            )
+        ),
+        pl.when(rr & (pl.col("pct_missing") > q.max_pct_missing)).then(
+            pl.format(
+                "{}% of span missing > {}%",
+                pl.col("pct_missing").round(1),
+                pl.lit(f"{q.max_pct_missing:g}"),
+            )
+        ),
+        pl.when(rr & (pl.col("n_nn") < q.min_beats)).then(
+            pl.format("{} clean beats < {}", pl.col("n_nn"), pl.lit(q.min_beats))
+        ),
+        pl.when(rr & (pl.col("n_nn") > 0) & (pl.col("n_pairs") == 0)).then(
+            pl.lit("no successive clean pairs")
+        ),
+    ]
+    joined = pl.concat_str(parts, separator="; ", ignore_nulls=True)
+    # Said only when nothing else explains the window, to keep reasons short.
+    no_lf = rr & (pl.col("n_nn") > 0) & pl.col("lf_ms2").is_nan()
+    return (
+        pl.when((joined == "") & no_lf)
+        .then(pl.lit(f"under {f.min_clean_s:g} s clean RR: no LF/HF"))
+        .when(joined == "")
+        .then(pl.lit(None, pl.String))
+        .otherwise(joined)
+        .alias("reason")
+    )
+
+
+def _metric_columns() -> list[pl.Expr]:
+    """HRV metrics null unless rr basis; mean HR from samples on the minute_hr basis."""
+    rr = pl.col("basis") == "rr"
+    hrv_only = [
+        pl.when(rr).then(pl.col(m).fill_nan(None)).alias(m)
+        for m in time_domain.METRICS
+        if m != "mean_hr_bpm"
+    ]
+    mean_hr = (
+        pl.when(rr)
+        .then(pl.col("mean_hr_bpm").fill_nan(None))
+        .when(pl.col("basis") == "minute_hr")
+        .then(pl.col("mean_hr").fill_nan(None))
+        .alias("mean_hr_bpm")
+    )
+    freq = [pl.when(rr).then(pl.col(m).fill_nan(None)).alias(m) for m in _FREQ_METRICS]
+    hf = pl.when(rr).then(pl.col("hf_ms2").fill_nan(None))
+    ln_hf = pl.when(hf > 0).then(hf.log()).alias("ln_hf")
+    return [mean_hr, *hrv_only, *freq, ln_hf]
+
+
+def _ledger_columns(cleaning: str) -> list[pl.Expr]:
+    """Artifact ledger of ``rr`` windows (null elsewhere); see the module notes."""
+    rr = pl.col("basis") == "rr"
+    span_ms = (pl.col("window_end_utc") - pl.col("window_start_utc")).dt.total_microseconds() / 1000
+    counts = [
+        pl.when(rr).then(pl.col(c).fill_nan(None).cast(pl.Int64)).alias(c) for c in LEDGER_COUNTS
+    ]
+    corrected = pl.sum_horizontal(pl.col(c).fill_nan(None) for c in LEDGER_COUNTS)
+    missing = (1.0 - pl.col("covered_ms") / span_ms).clip(0.0, 1.0)
+    return [
+        *counts,
+        pl.when(rr).then(100.0 * corrected / pl.col("n_beats")).alias("pct_corrected"),
+        pl.when(rr & (span_ms > 0)).then(100.0 * missing).alias("pct_missing"),
+        pl.when(rr).then(pl.col("n_flagged") / pl.col("n_beats")).alias("artifact_rate"),
+        pl.when(rr).then(pl.lit(cleaning)).alias("cleaning"),
+    ]
+
+
+def episode_window_metrics(
+    beats: pl.DataFrame,
+    heart_rate: pl.DataFrame,
+    spec: pl.DataFrame,
+    cfg: AnalysisConfig,
+    params_hash: str,
+) -> pl.DataFrame:
+    """The ``episode_windows`` table: HR/HRV, coverage and quality for every spec row.
+
+    Parameters
+    ----------
+    beats, heart_rate
+        Canonical ``beats`` (``subject_id, t_utc, rr_ms``) and ``heart_rate``
+        (``subject_id, t_utc, hr_bpm``) rows of the spec's subjects, any order.
+        Pass all of a subject's beats, not only those in windows: cleaning
+        looks at each beat's neighbours.
+    spec
+        Output of ``windows.episode_windows_spec`` (``flag_reason`` optional).
+    cfg
+        Cleaning, quality and frequency settings are used.
+    params_hash
+        Stored on every row.
+
+    Returns
+    -------
+    pl.DataFrame
+        One row per spec row, conformed to the ``episode_windows`` schema.
+    """
+    if "flag_reason" not in spec.columns:
+        spec = spec.with_columns(flag_reason=pl.lit(None, pl.String))
+    rr_stats = rr_window_stats(beats, spec, cfg.cleaning, cfg.frequency)
+    stats = pl.concat([spec, rr_stats, hr_window_stats(heart_rate, spec)], how="horizontal")
+    with_basis = stats.with_columns(basis_and_coverage()).with_columns(
+        _ledger_columns(time_domain.cleaning_description(cfg.cleaning))
+    )
+    rows = with_basis.with_columns(
+        _grade(cfg.quality),
+        _reason(cfg.quality, cfg.frequency),
+        *_metric_columns(),
+        n_beats=pl.when(pl.col("basis") == "minute_hr").then("n_hr").otherwise("n_beats"),
+        params_hash=pl.lit(params_hash),
+    )
+    return schema.conform(rows, "episode_windows")
+
+
+def _long_metrics(windows: pl.DataFrame) -> pl.DataFrame:
+    """One row per window row and metric in ``SHIFT_METRICS``."""
+    return windows.unpivot(
+        on=list(SHIFT_METRICS),
+        index=[*_SPEC_KEY, "window", "basis", "quality", "reason"],
+        variable_name="metric",
+        value_name="value",
+    )
+
+
+def _exclusion(
+    side: str, quality: str, reason: str, basis: str, value: str
+) -> list[tuple[pl.Expr, str]]:
+    """Exclusion tests for one side (window or baseline), in priority order."""
+    return [
+        (pl.col(quality) == "none", f"no data in {side}"),
+        (pl.col(quality) == "poor", f"poor quality {side}"),
+        (pl.col(value).is_null() & (pl.col(basis) == "minute_hr"), f"minute HR only in {side}"),
+        (pl.col(value).is_null(), f"metric undefined in {side}"),
+    ]
+
+
+def _excluded_reason() -> pl.Expr:
+    """First matching category of ``SHIFT_EXCLUSIONS`` for a window-vs-baseline pair."""
+    flagged = pl.col("reason").fill_null("").str.contains(OVERLAP_REASON, literal=True)
+    b_flagged = pl.col("b_reason").fill_null("").str.contains(OVERLAP_REASON, literal=True)
+    tests = [
+        (flagged, "another episode within window"),
+        (pl.col("b_quality").is_null(), "no baseline window"),
+        (b_flagged, "another episode within baseline"),
+        *_exclusion("window", "quality", "reason", "basis", "value")[:2],
+        *_exclusion("baseline", "b_quality", "b_reason", "b_basis", "baseline_value")[:2],
+        *_exclusion("window", "quality", "reason", "basis", "value")[2:],
+        *_exclusion("baseline", "b_quality", "b_reason", "b_basis", "baseline_value")[2:],
+    ]
+    expr: pl.Expr = pl.lit(None, pl.String)
+    for cond, label in reversed(tests):
+        expr = pl.when(cond).then(pl.lit(label)).otherwise(expr)
+    return expr.alias("excluded_reason")
+
+
+def shifts_vs_baseline(windows: pl.DataFrame) -> pl.DataFrame:
+    """Every non-baseline window x metric with its baseline value, shift and exclusion."""
+    long = _long_metrics(windows)
+    on = [*_SPEC_KEY, "metric"]
+    base = long.filter(pl.col("window") == "baseline").select(
+        *on,
+        pl.col("value").alias("baseline_value"),
+        pl.col("quality").alias("b_quality"),
+        pl.col("reason").alias("b_reason"),
+        pl.col("basis").alias("b_basis"),
+    )
+    paired = long.filter(pl.col("window") != "baseline").join(base, on=on, how="left")
+    return paired.with_columns(_excluded_reason()).with_columns(
+        shift=pl.when(pl.col("excluded_reason").is_null()).then(
+            pl.col("value") - pl.col("baseline_value")
+        )
+    )
+
+
+def episode_shifts(windows: pl.DataFrame, params_hash: str) -> pl.DataFrame:
+    """The ``episode_shifts`` table from an ``episode_windows`` frame.
+
+    For every episode, non-baseline window and metric in ``SHIFT_METRICS``: the
+    shift from the episode's own baseline, the mean of the same shift over the
+    usable control days (each against that day's baseline), and
+    ``adjusted_shift = shift - control_shift_mean`` (null without a control).
+    A shift is null when either window is ``none``/``poor`` or a value is
+    null; ``excluded_reason`` names the first cause (``SHIFT_EXCLUSIONS``).
+    """
+    pairs = shifts_vs_baseline(windows)
+    key = ["subject_id", "episode_id", "window", "metric"]
+    controls = (
+        pairs.filter(pl.col("role") == "control")
+        .group_by(key)
+        .agg(
+            n_controls=pl.col("shift").count().cast(pl.Int64),
+            control_shift_mean=pl.col("shift").mean(),
+        )
+    )
+    out = (
+        pairs.filter(pl.col("role") == "episode")
+        .join(controls, on=key, how="left")
+        .with_columns(
+            n_controls=pl.col("n_controls").fill_null(0),
+            adjusted_shift=pl.col("shift") - pl.col("control_shift_mean"),
+            params_hash=pl.lit(params_hash),
+        )
+        .sort(
+            "subject_id",
+            "episode_id",
+            pl.col("window").cast(pl.Enum(WINDOW_NAMES)),
+            pl.col("metric").cast(pl.Enum(SHIFT_METRICS)),
+        )
+    )
+    return schema.conform(out, "episode_shifts")

@@ -1,0 +1,1 @@
+"""Heart-rate variability over index windows: time domain and frequency domain."""

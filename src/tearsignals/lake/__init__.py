@@ -1,0 +1,1 @@
+"""The Parquet lake: storage, layout, the writer lock, privacy, the fault seam."""

@@ -1,0 +1,1 @@
+"""Statistics over shifts: summaries, the mixed model, the cohort time course."""
