@@ -26,8 +26,9 @@ from collections.abc import Callable
 import heartpy as hp
 import numpy as np
 
+from tearsignals.beats.cleaning import clean_rr
 from tearsignals.config import CleaningConfig
-from tearsignals.hrv.time_domain import clean_rr, time_domain, window_bounds
+from tearsignals.hrv.time_domain import time_domain, window_bounds
 
 RECORDING_S = 24 * 3600
 WINDOW_S = 240

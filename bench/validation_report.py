@@ -27,9 +27,10 @@ import numpy as np
 import polars as pl
 
 from tearsignals.beats import detect, ppg_troughs
+from tearsignals.beats.cleaning import clean_series
 from tearsignals.beats.correction import NORMAL, classify_beats
 from tearsignals.config import CleaningConfig
-from tearsignals.hrv.time_domain import clean_series, time_domain, window_bounds
+from tearsignals.hrv.time_domain import time_domain, window_bounds
 from tearsignals.ingest.adapters import hrv_logger, ishne, polar_h10
 
 REPO = Path(__file__).resolve().parents[1]

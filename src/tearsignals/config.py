@@ -42,7 +42,7 @@ class WindowConfig(_Frozen):
 
 
 class CleaningConfig(_Frozen):
-    """RR cleaning before metrics (``tearsignals.hrv.time_domain.clean_series``).
+    """RR cleaning before metrics (``tearsignals.beats.cleaning.clean_series``).
 
     ``method="lipponen"`` (default) detects ectopic, missed, extra and long/short
     beats by Lipponen & Tarvainen (2019), the Kubios method, and *corrects* them

@@ -22,11 +22,11 @@ import polars as pl
 
 from tearsignals.beats.source_priority import beats_by_priority
 from tearsignals.config import AnalysisConfig
-from tearsignals.episodes import timecourse, window_metrics, windows
+from tearsignals.episodes import shifts, timecourse, window_metrics, windows
 from tearsignals.errors import InputError
 from tearsignals.ingest import files
 from tearsignals.lake import store
-from tearsignals.stats import mixed_model, summaries
+from tearsignals.stats import cohort_timecourse, mixed_model, summaries
 
 GOLD_PER_SUBJECT = ("episode_windows", "episode_shifts", "subject_summary", "episode_timecourse")
 
@@ -65,10 +65,10 @@ def analyze_subject(lake: Path, subject_id: str, cfg: AnalysisConfig) -> dict[st
     spec = windows.episode_windows_spec(all_episodes, cfg.windows, hours)
     spec = spec.filter(pl.col("episode_id").is_in(chosen.implode()))
     window_rows = window_metrics.episode_window_metrics(beats, heart_rate, spec, cfg, params)
-    shifts = window_metrics.episode_shifts(window_rows, params)
-    summary = summaries.subject_summary(shifts, cfg.stats, params)
+    shift_rows = shifts.episode_shifts(window_rows, params)
+    summary = summaries.subject_summary(shift_rows, cfg.stats, params)
     course = timecourse.episode_timecourse(beats, heart_rate, window_rows, cfg, params)
-    outputs = {"episode_windows": window_rows, "episode_shifts": shifts, "subject_summary": summary}
+    outputs = {"episode_windows": window_rows, "episode_shifts": shift_rows, "subject_summary": summary}
     outputs["episode_timecourse"] = course
     for table, frame in outputs.items():
         store.replace_partition(lake, table, frame, subject_id)
@@ -78,15 +78,15 @@ def analyze_subject(lake: Path, subject_id: str, cfg: AnalysisConfig) -> dict[st
 def summarize_cohort(lake: Path, cfg: AnalysisConfig) -> pl.DataFrame:
     """Rebuild the cohort summary from every subject's shifts made with these parameters."""
     params = cfg.params_hash()
-    shifts = store.read_table(lake, "episode_shifts").filter(pl.col("params_hash") == params)
-    cohort = summaries.cohort_summary(shifts, cfg.stats, params)
+    shift_rows = store.read_table(lake, "episode_shifts").filter(pl.col("params_hash") == params)
+    cohort = summaries.cohort_summary(shift_rows, cfg.stats, params)
     store.write_unpartitioned(lake, "cohort_summary", cohort)
     # Mixed model (episodes joined for the moderators) and the time-course average.
     episodes = store.scan_committed(lake, "episodes").collect()
-    model = mixed_model.cohort_model(shifts, episodes, cfg.stats, params)
+    model = mixed_model.cohort_model(shift_rows, episodes, cfg.stats, params)
     store.write_unpartitioned(lake, "cohort_model", model)
     course = store.read_table(lake, "episode_timecourse").filter(pl.col("params_hash") == params)
-    averaged = timecourse.cohort_timecourse(course, params)
+    averaged = cohort_timecourse.cohort_timecourse(course, params)
     store.write_unpartitioned(lake, "cohort_timecourse", averaged)
     return cohort
 

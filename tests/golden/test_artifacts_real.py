@@ -30,11 +30,11 @@ import polars as pl
 import pytest
 
 from tearsignals.beats import correction
+from tearsignals.beats.cleaning import clean_series
 from tearsignals.beats.correction import ECTOPIC, LABELS, NORMAL, classify_beats
 from tearsignals.config import AnalysisConfig, CleaningConfig
 from tearsignals.contract import schema
 from tearsignals.episodes import window_metrics
-from tearsignals.hrv.time_domain import clean_series
 
 pytestmark = pytest.mark.golden
 

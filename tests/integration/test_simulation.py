@@ -65,7 +65,7 @@ import polars as pl
 import pytest
 
 from tearsignals.config import AnalysisConfig, CleaningConfig, FrequencyConfig, StatsConfig
-from tearsignals.episodes import window_metrics, windows
+from tearsignals.episodes import shifts, window_metrics, windows
 from tearsignals.stats import mixed_model, summaries
 from tearsignals.synth import PlantedEffect, SynthConfig, generate_subject
 
@@ -127,7 +127,7 @@ def cohort_shifts(cohort: Cohort) -> pl.DataFrame:
     # Every synthetic day is recorded at the same clock hours: no data-hours check needed.
     spec = windows.episode_windows_spec(cohort.episodes, CFG.windows)
     rows = window_metrics.episode_window_metrics(cohort.beats, cohort.heart_rate, spec, CFG, "sim")
-    return window_metrics.episode_shifts(rows, "sim").filter(pl.col("metric").is_in(METRICS))
+    return shifts.episode_shifts(rows, "sim").filter(pl.col("metric").is_in(METRICS))
 
 
 def with_subject_offsets(shifts: pl.DataFrame, seed: int) -> pl.DataFrame:

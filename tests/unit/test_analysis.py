@@ -8,6 +8,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from tearsignals.beats import cleaning
 from tearsignals.config import (
     WINDOW_NAMES,
     AnalysisConfig,
@@ -16,12 +17,8 @@ from tearsignals.config import (
     WindowConfig,
 )
 from tearsignals.contract import schema
-from tearsignals.episodes.window_metrics import (
-    SHIFT_EXCLUSIONS,
-    SHIFT_METRICS,
-    episode_shifts,
-    episode_window_metrics,
-)
+from tearsignals.episodes.shifts import SHIFT_EXCLUSIONS, episode_shifts
+from tearsignals.episodes.window_metrics import SHIFT_METRICS, episode_window_metrics
 from tearsignals.episodes.windows import OVERLAP_REASON, episode_windows_spec
 from tearsignals.hrv import time_domain
 
@@ -159,9 +156,7 @@ def test_artifacts_are_corrected_per_subject_and_reported() -> None:
     out = metrics_for(beats_art, episodes_frame(("s1", "e1", ONSET, END)))
     acute = out.filter(pl.col("window") == "acute").row(0, named=True)
     t_us = beats_art["t_utc"].dt.epoch("us").to_numpy()
-    series = time_domain.clean_series(
-        t_us / 1000.0, beats_art["rr_ms"].to_numpy(), CleaningConfig()
-    )
+    series = cleaning.clean_series(t_us / 1000.0, beats_art["rr_ms"].to_numpy(), CleaningConfig())
     lo, hi = time_domain.window_bounds(np.round(series.t_ms * 1000).astype(np.int64), *_acute_us())
     want = time_domain.time_domain(series.rr_ms, series.nn_ok, series.pair_ok, lo, hi)
     # Both intervals of the pair are corrected: flagged, yet NN, and the metrics see them.
@@ -193,7 +188,7 @@ def test_median_method_rejects_artifacts_instead() -> None:
     acute = out.filter(pl.col("window") == "acute").row(0, named=True)
     t_us = beats_art["t_utc"].dt.epoch("us").to_numpy()
     rr_art = beats_art["rr_ms"].to_numpy()
-    clean = time_domain.clean_rr(t_us / 1000.0, rr_art, cfg.cleaning)
+    clean = cleaning.clean_rr(t_us / 1000.0, rr_art, cfg.cleaning)
     want = time_domain.time_domain(
         rr_art, clean.nn_ok, clean.pair_ok, *time_domain.window_bounds(t_us, *_acute_us())
     )

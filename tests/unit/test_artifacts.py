@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from tearsignals.beats import correction
+from tearsignals.beats.cleaning import clean_series
 from tearsignals.beats.correction import (
     ECTOPIC,
     EXTRA,
@@ -23,7 +24,7 @@ from tearsignals.beats.correction import (
     rolling_quantile,
 )
 from tearsignals.config import CleaningConfig
-from tearsignals.hrv.time_domain import clean_series, time_domain
+from tearsignals.hrv.time_domain import time_domain
 
 CFG = CleaningConfig()
 PAPER = CleaningConfig(lipponen_floor_ms=0.0, lipponen_residual_gate=False)

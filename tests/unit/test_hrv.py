@@ -14,15 +14,9 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
+from tearsignals.beats.cleaning import clean_rr, clean_series, cleaning_description
 from tearsignals.config import CleaningConfig
-from tearsignals.hrv.time_domain import (
-    METRICS,
-    clean_rr,
-    clean_series,
-    cleaning_description,
-    time_domain,
-    window_bounds,
-)
+from tearsignals.hrv.time_domain import METRICS, time_domain, window_bounds
 
 DEFINED_WITH_ONE_NN = ("mean_nn_ms", "mean_hr_bpm")
 

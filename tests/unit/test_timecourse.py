@@ -16,6 +16,7 @@ from tearsignals.contract import schema
 from tearsignals.episodes import timecourse
 from tearsignals.episodes.window_metrics import episode_window_metrics
 from tearsignals.episodes.windows import OVERLAP_REASON, episode_windows_spec
+from tearsignals.stats import cohort_timecourse
 
 T0 = datetime(2024, 5, 2, 10, 0, tzinfo=UTC)
 ONSET = T0 + timedelta(hours=1)
@@ -199,13 +200,13 @@ def hand_course(values: dict[str, list[float]]) -> pl.DataFrame:
 
 def test_cohort_average_is_the_mean_of_subject_means_with_a_t_interval() -> None:
     tc = hand_course({"a": [1.0, 3.0], "b": [4.0], "c": [0.0, 1.0, 2.0]})
-    per_subject = timecourse.subject_timecourse(tc)
+    per_subject = cohort_timecourse.subject_timecourse(tc)
     assert per_subject.filter(pl.col("bin_start_min") == 0.0)["subject_mean"].to_list() == [
         2.0,
         4.0,
         1.0,
     ]
-    cohort = timecourse.cohort_timecourse(tc, "h")
+    cohort = cohort_timecourse.cohort_timecourse(tc, "h")
     assert cohort.equals(schema.conform(cohort, "cohort_timecourse"))
     assert cohort.height == 2  # only hr change has values
     row = cohort.filter(pl.col("bin_start_min") == 0.0).row(0, named=True)
@@ -221,10 +222,10 @@ def test_cohort_average_is_the_mean_of_subject_means_with_a_t_interval() -> None
 
 
 def test_one_subject_gives_an_average_without_interval() -> None:
-    cohort = timecourse.cohort_timecourse(hand_course({"a": [1.0, 3.0]}), "h")
+    cohort = cohort_timecourse.cohort_timecourse(hand_course({"a": [1.0, 3.0]}), "h")
     row = cohort.row(0, named=True)
     assert (row["n_subjects"], row["mean_value"], row["ci_low"]) == (1, 2.0, None)
-    empty = timecourse.cohort_timecourse(schema.empty("episode_timecourse"), "h")
+    empty = cohort_timecourse.cohort_timecourse(schema.empty("episode_timecourse"), "h")
     assert empty.equals(schema.empty("cohort_timecourse"))
 
 

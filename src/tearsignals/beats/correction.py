@@ -78,15 +78,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 from scipy.ndimage import rank_filter
 
+from tearsignals.arrays import BoolArray, FloatArray, IntArray, LabelArray
 from tearsignals.config import CleaningConfig
-
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
-BoolArray = npt.NDArray[np.bool_]
-LabelArray = npt.NDArray[np.int8]
 
 NORMAL, ECTOPIC, MISSED, EXTRA, LONG_SHORT, INVALID = range(6)
 LABELS = ("normal", "ectopic", "missed", "extra", "long_short", "invalid")

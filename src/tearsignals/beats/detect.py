@@ -58,12 +58,11 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from tearsignals.arrays import BoolArray, FloatArray, IntArray
+
 # heartpy (and the matplotlib it imports) costs ~100 MB of memory at import, so it
 # is imported where a signal is actually processed, not when the adapters load.
 
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
-BoolArray = npt.NDArray[np.bool_]
 
 ECG_BAND_HZ = (8.0, 20.0)
 FLAT_RELATIVE_RANGE = 1e-6

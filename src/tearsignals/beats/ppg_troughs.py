@@ -46,9 +46,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-FloatArray = npt.NDArray[np.float64]
-BoolArray = npt.NDArray[np.bool_]
-IntArray = npt.NDArray[np.int64]
+from tearsignals.arrays import BoolArray, FloatArray, IntArray
 
 SEGMENT_S = 15.0
 HOP_S = 10.0

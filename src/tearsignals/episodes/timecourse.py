@@ -40,27 +40,22 @@ Decisions:
 
 from __future__ import annotations
 
-import numpy as np
 import polars as pl
-from scipy import stats as sps
 
 from tearsignals.config import AnalysisConfig, TimecourseConfig, WindowConfig
 from tearsignals.contract import schema
 from tearsignals.episodes import window_metrics
 from tearsignals.episodes.windows import OVERLAP_REASON, overlapping_keys
+from tearsignals.timebase import minutes_us
 
 ANCHORS = ("onset", "end")
-_SERIES = {
+TIMECOURSE_SERIES = {
     "mean_hr_bpm": ("mean_hr_bpm", "value"),
     "ln_rmssd": ("ln_rmssd", "value"),
     "hr_change_bpm": ("mean_hr_bpm", "change"),
     "ln_rmssd_change": ("ln_rmssd", "change"),
 }
 _BIN_KEY = ["subject_id", "episode_id", "anchor", "bin_start_min"]
-
-
-def _us(minutes: float) -> int:
-    return round(minutes * 60_000_000)
 
 
 def episode_anchors(window_rows: pl.DataFrame) -> pl.DataFrame:
@@ -100,7 +95,8 @@ def timecourse_bins(anchors: pl.DataFrame, cfg: TimecourseConfig) -> pl.DataFram
         anchors.join(bin_offsets(cfg), how="cross")
         .with_columns(window_start_utc=start)
         .with_columns(
-            window_end_utc=pl.col("window_start_utc") + pl.duration(microseconds=_us(cfg.bin_min))
+            window_end_utc=pl.col("window_start_utc")
+            + pl.duration(microseconds=minutes_us(cfg.bin_min))
         )
         .sort(_BIN_KEY)
     )
@@ -218,58 +214,3 @@ def episode_timecourse(
         )
     )
     return schema.conform(rows, "episode_timecourse")
-
-
-def subject_timecourse(timecourse: pl.DataFrame) -> pl.DataFrame:
-    """Per subject, anchor, bin, ``metric`` and ``measure`` (``value`` or ``change``):
-    ``subject_mean`` over the subject's usable episodes and their count ``n_episodes``."""
-    long = timecourse.unpivot(
-        on=list(_SERIES),
-        index=["subject_id", "episode_id", "anchor", "bin_start_min", "bin_end_min"],
-        variable_name="series",
-        value_name="value",
-    ).filter(pl.col("value").is_not_null())
-    return (
-        long.with_columns(
-            metric=pl.col("series").replace_strict({k: v[0] for k, v in _SERIES.items()}),
-            measure=pl.col("series").replace_strict({k: v[1] for k, v in _SERIES.items()}),
-        )
-        .group_by("subject_id", "anchor", "bin_start_min", "bin_end_min", "metric", "measure")
-        .agg(subject_mean=pl.col("value").mean(), n_episodes=pl.len().cast(pl.Int64))
-        .sort("subject_id", "anchor", "metric", "measure", "bin_start_min")
-    )
-
-
-def t_interval(mean: pl.Series, sd: pl.Series, n: pl.Series) -> tuple[pl.Series, pl.Series]:
-    """95% t-interval ``mean +/- t(0.975, n - 1) sd / sqrt(n)``; null where n < 2."""
-    count = n.cast(pl.Float64).to_numpy()
-    ok = count >= 2
-    dof = np.where(ok, count - 1.0, 1.0)
-    half = sps.t.ppf(0.975, dof) * sd.fill_null(np.nan).to_numpy() / np.sqrt(np.maximum(count, 1))
-    centre = mean.to_numpy()
-    lo = pl.Series(np.where(ok, centre - half, np.nan)).fill_nan(None)
-    hi = pl.Series(np.where(ok, centre + half, np.nan)).fill_nan(None)
-    return lo, hi
-
-
-def cohort_timecourse(timecourse: pl.DataFrame, params_hash: str) -> pl.DataFrame:
-    """The ``cohort_timecourse`` table: mean of subject means per bin with a 95% t-interval.
-
-    ``timecourse`` holds ``episode_timecourse`` rows of every subject made
-    with one parameter set; bins without any usable value have no row.
-    """
-    per_subject = subject_timecourse(timecourse)
-    key = ["anchor", "bin_start_min", "bin_end_min", "metric", "measure"]
-    cohort = (
-        per_subject.group_by(key)
-        .agg(
-            n_subjects=pl.len().cast(pl.Int64),
-            n_episodes=pl.col("n_episodes").sum().cast(pl.Int64),
-            mean_value=pl.col("subject_mean").mean(),
-            sd=pl.col("subject_mean").std(ddof=1),
-        )
-        .sort("anchor", "metric", "measure", "bin_start_min")
-    )
-    lo, hi = t_interval(cohort["mean_value"], cohort["sd"], cohort["n_subjects"])
-    out = cohort.with_columns(ci_low=lo, ci_high=hi, params_hash=pl.lit(params_hash))
-    return schema.conform(out, "cohort_timecourse")

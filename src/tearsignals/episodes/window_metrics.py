@@ -67,22 +67,27 @@ Decisions:
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
 
-from tearsignals.beats import correction
+from tearsignals.arrays import FloatArray, IntArray
+from tearsignals.beats import cleaning, correction
+from tearsignals.beats.cleaning import (
+    CleanedBeats,
+    cleaned_beats,
+    sorted_unique_beats,
+    subject_slices,
+)
 from tearsignals.config import (
-    WINDOW_NAMES,
     AnalysisConfig,
     CleaningConfig,
     FrequencyConfig,
     QualityConfig,
 )
 from tearsignals.contract import schema
-from tearsignals.episodes.windows import OVERLAP_REASON
 from tearsignals.hrv import frequency_domain, time_domain
+from tearsignals.timebase import epoch_us
 
 _FREQ_METRICS = ("lf_ms2", "hf_ms2", "lf_hf", "resp_rate_bpm")
 SHIFT_METRICS = (*time_domain.METRICS, "lf_ms2", "hf_ms2", "ln_hf", "lf_hf")
@@ -92,130 +97,16 @@ LEDGER_COUNTS = {
     "n_extra": correction.EXTRA,
     "n_long_short": correction.LONG_SHORT,
 }
-_SPEC_KEY = ["subject_id", "episode_id", "role", "control_day_offset"]
-SHIFT_EXCLUSIONS = (
-    "another episode within window",
-    "no baseline window",
-    "another episode within baseline",
-    "no data in window",
-    "no data in baseline",
-    "poor quality window",
-    "poor quality baseline",
-    "minute HR only in window",
-    "metric undefined in window",
-    "minute HR only in baseline",
-    "metric undefined in baseline",
-)
-
-
-def _epoch_us(col: str) -> pl.Expr:
-    return pl.col(col).dt.convert_time_zone("UTC").dt.epoch("us")
-
-
-def _in_order() -> pl.Expr:
-    """True where a row sorts at or after the previous one by (subject_id, t_us)."""
-    prev_subject = pl.col("subject_id").shift(1)
-    later = (pl.col("subject_id") > prev_subject) | (
-        (pl.col("subject_id") == prev_subject) & (pl.col("t_us") >= pl.col("t_us").shift(1))
-    )
-    return later.fill_null(True)
-
-
-def sorted_unique_beats(beats: pl.DataFrame, subjects: pl.Series) -> pl.DataFrame:
-    """``subject_id, t_us, rr_ms`` of ``subjects``, sorted, exact duplicate times dropped.
-
-    Lake partitions are already sorted by time, so the sort is skipped when the
-    rows are in order (a single pass instead of a multi-key sort).
-    """
-    selected = beats.filter(pl.col("subject_id").is_in(subjects.implode())).select(
-        "subject_id", _epoch_us("t_utc").alias("t_us"), pl.col("rr_ms").cast(pl.Float64)
-    )
-    if not selected.select(_in_order().all()).item():
-        selected = selected.sort("t_us").sort("subject_id", maintain_order=True)
-    repeat = (pl.col("subject_id") == pl.col("subject_id").shift(1)) & (
-        pl.col("t_us") == pl.col("t_us").shift(1)
-    )
-    return selected.filter(~repeat.fill_null(False))
-
-
-def subject_slices(subject_ids: pl.Series) -> dict[str, slice]:
-    """Row range of each subject in a frame sorted by subject."""
-    runs = subject_ids.to_frame("s").with_row_index("i").group_by("s", maintain_order=True)
-    bounds = runs.agg(lo=pl.col("i").min(), hi=pl.col("i").max() + 1)
-    return {s: slice(int(lo), int(hi)) for s, lo, hi in bounds.iter_rows()}
-
-
-@dataclass(frozen=True)
-class CleanedBeats:
-    """All subjects' cleaned series (``t_us`` ... ``slices``) and, per *recorded*
-    beat, its ``artifacts.LABELS`` code (``None`` for the median rule) and
-    whether it was ``flagged`` (corrected or rejected)."""
-
-    t_us: time_domain.IntArray
-    rr_ms: time_domain.FloatArray
-    nn_ok: time_domain.BoolArray
-    pair_ok: time_domain.BoolArray
-    slices: dict[str, slice]
-    labels: correction.LabelArray | None
-    flagged: time_domain.BoolArray
-
-
-def _subject_clean(
-    t_us: time_domain.IntArray, rr_ms: time_domain.FloatArray, cfg: CleaningConfig
-) -> tuple[time_domain.IntArray, time_domain.CleanSeries]:
-    """One subject's cleaned series and its beat times in integer microseconds.
-
-    Times are cleaned relative to the first beat (full float precision); a
-    cleaned beat keeps its recorded time unless it was inserted into a missed
-    interval, which moves it back by the inserted half interval.
-    """
-    rel_ms = (t_us - t_us[0]) / 1000.0
-    series = time_domain.clean_series(rel_ms, rr_ms, cfg)
-    moved_us = np.round((rel_ms[series.source] - series.t_ms) * 1000.0).astype(np.int64)
-    return t_us[series.source] - moved_us, series
-
-
-def cleaned_beats(
-    t_us: time_domain.IntArray,
-    rr_ms: time_domain.FloatArray,
-    slices: dict[str, slice],
-    cfg: CleaningConfig,
-) -> CleanedBeats:
-    """RR cleaning (``hrv.clean_series``) per subject, concatenated; a subject's
-    first beat never pairs."""
-    times, parts, new_slices, offset = [], [], {}, 0
-    for subject, part in slices.items():
-        t_clean, series = _subject_clean(t_us[part], rr_ms[part], cfg)
-        series.pair_ok[:1] = False
-        times.append(t_clean)
-        parts.append(series)
-        new_slices[subject] = slice(offset, offset + t_clean.size)
-        offset += t_clean.size
-    labels = [p.labels for p in parts]
-    empty_f, empty_b = np.zeros(0), np.zeros(0, dtype=bool)
-    return CleanedBeats(
-        t_us=np.concatenate([np.zeros(0, dtype=np.int64), *times]),
-        rr_ms=np.concatenate([empty_f, *(p.rr_ms for p in parts)]),
-        nn_ok=np.concatenate([empty_b, *(p.nn_ok for p in parts)]),
-        pair_ok=np.concatenate([empty_b, *(p.pair_ok for p in parts)]),
-        slices=new_slices,
-        labels=None if cfg.method == "median" else _concat_labels(labels),
-        flagged=np.concatenate([empty_b, *(p.flagged for p in parts)]),
-    )
-
-
-def _concat_labels(labels: list[correction.LabelArray | None]) -> correction.LabelArray:
-    return np.concatenate([np.zeros(0, dtype=np.int8), *(x for x in labels if x is not None)])
 
 
 def _spec_groups(
     spec: pl.DataFrame,
-) -> Iterator[tuple[str, time_domain.IntArray, time_domain.IntArray, time_domain.IntArray]]:
+) -> Iterator[tuple[str, IntArray, IntArray, IntArray]]:
     """Per subject: spec row positions and window start/end in epoch microseconds."""
     rows = spec.select(
         "subject_id",
-        _epoch_us("window_start_utc").alias("start_us"),
-        _epoch_us("window_end_utc").alias("end_us"),
+        epoch_us("window_start_utc").alias("start_us"),
+        epoch_us("window_end_utc").alias("end_us"),
     ).with_row_index("row")
     for (subject,), part in rows.partition_by("subject_id", as_dict=True).items():
         yield (
@@ -227,8 +118,8 @@ def _spec_groups(
 
 
 def window_index(
-    spec: pl.DataFrame, t_us: time_domain.IntArray, slices: dict[str, slice]
-) -> tuple[time_domain.IntArray, time_domain.IntArray]:
+    spec: pl.DataFrame, t_us: IntArray, slices: dict[str, slice]
+) -> tuple[IntArray, IntArray]:
     """Global ``[lo, hi)`` beat index ranges of every spec row (empty without data)."""
     lo = np.zeros(spec.height, dtype=np.int64)
     hi = np.zeros(spec.height, dtype=np.int64)
@@ -242,9 +133,7 @@ def window_index(
     return lo, hi
 
 
-def _windowed_subset(
-    lo: time_domain.IntArray, hi: time_domain.IntArray, n: int
-) -> tuple[time_domain.IntArray, time_domain.IntArray, time_domain.IntArray]:
+def _windowed_subset(lo: IntArray, hi: IntArray, n: int) -> tuple[IntArray, IntArray, IntArray]:
     """Positions of the beats inside any window, and ``lo``/``hi`` re-indexed to them.
 
     Each window stays one contiguous run of originally adjacent beats, so
@@ -262,7 +151,7 @@ def _windowed_subset(
 
 def _cleaned_metrics(
     clean: CleanedBeats, spec: pl.DataFrame, freq: FrequencyConfig
-) -> dict[str, time_domain.FloatArray]:
+) -> dict[str, FloatArray]:
     """Time- and frequency-domain metrics of every spec row over the cleaned series."""
     lo_c, hi_c = window_index(spec, clean.t_us, clean.slices)
     keep, lo, hi = _windowed_subset(lo_c, hi_c, clean.rr_ms.size)
@@ -275,9 +164,7 @@ def _cleaned_metrics(
     return metrics
 
 
-def beat_ledger(
-    clean: CleanedBeats, lo: time_domain.IntArray, hi: time_domain.IntArray
-) -> dict[str, time_domain.FloatArray]:
+def beat_ledger(clean: CleanedBeats, lo: IntArray, hi: IntArray) -> dict[str, FloatArray]:
     """Per window of *recorded* beats ``[lo, hi)``: ``n_flagged`` and the count of
     each artifact class (``LEDGER_COUNTS``; NaN when the method does not classify)."""
     out = {"n_flagged": time_domain.window_sums(clean.flagged.astype(np.float64), lo, hi)}
@@ -290,12 +177,12 @@ def beat_ledger(
 
 
 def covered_ms(
-    t_us: time_domain.IntArray,
-    rr_ms: time_domain.FloatArray,
-    bounds: tuple[time_domain.IntArray, time_domain.IntArray, time_domain.IntArray],
-    start_us: time_domain.IntArray,
-    end_us: time_domain.IntArray,
-) -> time_domain.FloatArray:
+    t_us: IntArray,
+    rr_ms: FloatArray,
+    bounds: tuple[IntArray, IntArray, IntArray],
+    start_us: IntArray,
+    end_us: IntArray,
+) -> FloatArray:
     """Milliseconds of each window ``[start, end)`` covered by recorded intervals ``[t - rr, t)``.
 
     ``bounds`` = ``(lo, hi, stop)``: the window's beats and the end of its
@@ -319,10 +206,8 @@ def covered_ms(
     return np.where(has, np.clip(inside, 0.0, span_ms), 0.0)
 
 
-def _spec_bounds_us(spec: pl.DataFrame) -> tuple[time_domain.IntArray, time_domain.IntArray]:
-    us = spec.select(
-        _epoch_us("window_start_utc").alias("a"), _epoch_us("window_end_utc").alias("b")
-    )
+def _spec_bounds_us(spec: pl.DataFrame) -> tuple[IntArray, IntArray]:
+    us = spec.select(epoch_us("window_start_utc").alias("a"), epoch_us("window_end_utc").alias("b"))
     return us["a"].to_numpy(), us["b"].to_numpy()
 
 
@@ -360,7 +245,7 @@ def hr_window_stats(heart_rate: pl.DataFrame, spec: pl.DataFrame) -> pl.DataFram
     """Per spec row: HR sample count ``n_hr``, ``hr_minutes`` with a sample, ``mean_hr``."""
     ordered = (
         heart_rate.filter(pl.col("subject_id").is_in(spec["subject_id"].unique().implode()))
-        .select("subject_id", _epoch_us("t_utc").alias("t_us"), pl.col("hr_bpm").cast(pl.Float64))
+        .select("subject_id", epoch_us("t_utc").alias("t_us"), pl.col("hr_bpm").cast(pl.Float64))
         .sort("subject_id", "t_us")
     )
     minute = pl.col("t_us") // 60_000_000
@@ -549,7 +434,7 @@ def episode_window_metrics(
     rr_stats = rr_window_stats(beats, spec, cfg.cleaning, cfg.frequency)
     stats = pl.concat([spec, rr_stats, hr_window_stats(heart_rate, spec)], how="horizontal")
     with_basis = stats.with_columns(basis_and_coverage()).with_columns(
-        _ledger_columns(time_domain.cleaning_description(cfg.cleaning))
+        _ledger_columns(cleaning.cleaning_description(cfg.cleaning))
     )
     rows = with_basis.with_columns(
         _grade(cfg.quality),
@@ -559,101 +444,3 @@ def episode_window_metrics(
         params_hash=pl.lit(params_hash),
     )
     return schema.conform(rows, "episode_windows")
-
-
-def _long_metrics(windows: pl.DataFrame) -> pl.DataFrame:
-    """One row per window row and metric in ``SHIFT_METRICS``."""
-    return windows.unpivot(
-        on=list(SHIFT_METRICS),
-        index=[*_SPEC_KEY, "window", "basis", "quality", "reason"],
-        variable_name="metric",
-        value_name="value",
-    )
-
-
-def _exclusion(
-    side: str, quality: str, reason: str, basis: str, value: str
-) -> list[tuple[pl.Expr, str]]:
-    """Exclusion tests for one side (window or baseline), in priority order."""
-    return [
-        (pl.col(quality) == "none", f"no data in {side}"),
-        (pl.col(quality) == "poor", f"poor quality {side}"),
-        (pl.col(value).is_null() & (pl.col(basis) == "minute_hr"), f"minute HR only in {side}"),
-        (pl.col(value).is_null(), f"metric undefined in {side}"),
-    ]
-
-
-def _excluded_reason() -> pl.Expr:
-    """First matching category of ``SHIFT_EXCLUSIONS`` for a window-vs-baseline pair."""
-    flagged = pl.col("reason").fill_null("").str.contains(OVERLAP_REASON, literal=True)
-    b_flagged = pl.col("b_reason").fill_null("").str.contains(OVERLAP_REASON, literal=True)
-    tests = [
-        (flagged, "another episode within window"),
-        (pl.col("b_quality").is_null(), "no baseline window"),
-        (b_flagged, "another episode within baseline"),
-        *_exclusion("window", "quality", "reason", "basis", "value")[:2],
-        *_exclusion("baseline", "b_quality", "b_reason", "b_basis", "baseline_value")[:2],
-        *_exclusion("window", "quality", "reason", "basis", "value")[2:],
-        *_exclusion("baseline", "b_quality", "b_reason", "b_basis", "baseline_value")[2:],
-    ]
-    expr: pl.Expr = pl.lit(None, pl.String)
-    for cond, label in reversed(tests):
-        expr = pl.when(cond).then(pl.lit(label)).otherwise(expr)
-    return expr.alias("excluded_reason")
-
-
-def shifts_vs_baseline(windows: pl.DataFrame) -> pl.DataFrame:
-    """Every non-baseline window x metric with its baseline value, shift and exclusion."""
-    long = _long_metrics(windows)
-    on = [*_SPEC_KEY, "metric"]
-    base = long.filter(pl.col("window") == "baseline").select(
-        *on,
-        pl.col("value").alias("baseline_value"),
-        pl.col("quality").alias("b_quality"),
-        pl.col("reason").alias("b_reason"),
-        pl.col("basis").alias("b_basis"),
-    )
-    paired = long.filter(pl.col("window") != "baseline").join(base, on=on, how="left")
-    return paired.with_columns(_excluded_reason()).with_columns(
-        shift=pl.when(pl.col("excluded_reason").is_null()).then(
-            pl.col("value") - pl.col("baseline_value")
-        )
-    )
-
-
-def episode_shifts(windows: pl.DataFrame, params_hash: str) -> pl.DataFrame:
-    """The ``episode_shifts`` table from an ``episode_windows`` frame.
-
-    For every episode, non-baseline window and metric in ``SHIFT_METRICS``: the
-    shift from the episode's own baseline, the mean of the same shift over the
-    usable control days (each against that day's baseline), and
-    ``adjusted_shift = shift - control_shift_mean`` (null without a control).
-    A shift is null when either window is ``none``/``poor`` or a value is
-    null; ``excluded_reason`` names the first cause (``SHIFT_EXCLUSIONS``).
-    """
-    pairs = shifts_vs_baseline(windows)
-    key = ["subject_id", "episode_id", "window", "metric"]
-    controls = (
-        pairs.filter(pl.col("role") == "control")
-        .group_by(key)
-        .agg(
-            n_controls=pl.col("shift").count().cast(pl.Int64),
-            control_shift_mean=pl.col("shift").mean(),
-        )
-    )
-    out = (
-        pairs.filter(pl.col("role") == "episode")
-        .join(controls, on=key, how="left")
-        .with_columns(
-            n_controls=pl.col("n_controls").fill_null(0),
-            adjusted_shift=pl.col("shift") - pl.col("control_shift_mean"),
-            params_hash=pl.lit(params_hash),
-        )
-        .sort(
-            "subject_id",
-            "episode_id",
-            pl.col("window").cast(pl.Enum(WINDOW_NAMES)),
-            pl.col("metric").cast(pl.Enum(SHIFT_METRICS)),
-        )
-    )
-    return schema.conform(out, "episode_shifts")

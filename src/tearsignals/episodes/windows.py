@@ -56,23 +56,19 @@ from __future__ import annotations
 import polars as pl
 
 from tearsignals.config import WINDOW_NAMES, WindowConfig
+from tearsignals.timebase import minutes_us
 
 OVERLAP_REASON = "another episode within window"
 
-_US_PER_MIN = 60_000_000
 _ONSET_LOCKED = ("baseline", "pre", "acute")
-_SPEC_KEY = ["subject_id", "episode_id", "role", "control_day_offset"]
+SPEC_KEY = ["subject_id", "episode_id", "role", "control_day_offset"]
 SPEC_COLUMNS = (
-    *_SPEC_KEY,
+    *SPEC_KEY,
     "window",
     "window_start_utc",
     "window_end_utc",
     "flag_reason",
 )
-
-
-def _us(minutes: float) -> int:
-    return round(minutes * _US_PER_MIN)
 
 
 def window_definitions(cfg: WindowConfig) -> pl.DataFrame:
@@ -82,11 +78,17 @@ def window_definitions(cfg: WindowConfig) -> pl.DataFrame:
     """
     post = dict(zip(WINDOW_NAMES[4:], cfg.post_bins_min, strict=True))
     rows = [
-        ("baseline", "onset", _us(cfg.baseline_min[0]), "onset", _us(cfg.baseline_min[1])),
-        ("pre", "onset", _us(cfg.pre_min[0]), "onset", _us(cfg.pre_min[1])),
-        ("acute", "onset", _us(cfg.acute_min[0]), "onset", _us(cfg.acute_min[1])),
+        (
+            "baseline",
+            "onset",
+            minutes_us(cfg.baseline_min[0]),
+            "onset",
+            minutes_us(cfg.baseline_min[1]),
+        ),
+        ("pre", "onset", minutes_us(cfg.pre_min[0]), "onset", minutes_us(cfg.pre_min[1])),
+        ("acute", "onset", minutes_us(cfg.acute_min[0]), "onset", minutes_us(cfg.acute_min[1])),
         ("during", "onset", 0, "end", 0),
-        *((name, "end", _us(lo), "end", _us(hi)) for name, (lo, hi) in post.items()),
+        *((name, "end", minutes_us(lo), "end", minutes_us(hi)) for name, (lo, hi) in post.items()),
     ]
     return pl.DataFrame(
         rows,
@@ -165,8 +167,10 @@ def overlapping_keys(
     effect = units.select(
         "subject_id",
         pl.col("episode_id").alias("other_id"),
-        (pl.col("onset_utc") + pl.duration(microseconds=_us(cfg.pre_min[0]))).alias("eff_start"),
-        (pl.col("end_utc") + pl.duration(microseconds=_us(cfg.post_bins_min[-1][1]))).alias(
+        (pl.col("onset_utc") + pl.duration(microseconds=minutes_us(cfg.pre_min[0]))).alias(
+            "eff_start"
+        ),
+        (pl.col("end_utc") + pl.duration(microseconds=minutes_us(cfg.post_bins_min[-1][1]))).alias(
             "eff_end"
         ),
     )
@@ -318,7 +322,7 @@ def control_anchors(
         .sort("subject_id", "episode_id", "preference")
         .filter(pl.int_range(pl.len()).over("subject_id", "episode_id") < cfg.n_controls)
         .with_columns(role=pl.lit("control"))
-        .select(*_SPEC_KEY, "onset_utc", "end_utc")
+        .select(*SPEC_KEY, "onset_utc", "end_utc")
     )
 
 

@@ -73,11 +73,8 @@ from scipy.interpolate import CubicSpline
 from scipy.signal import welch
 from scipy.sparse.linalg import spsolve
 
+from tearsignals.arrays import BoolArray, FloatArray, IntArray
 from tearsignals.config import FrequencyConfig
-
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
-BoolArray = npt.NDArray[np.bool_]
 
 METRICS = ("vlf_ms2", "lf_ms2", "hf_ms2", "tp_ms2", "lf_hf", "resp_rate_bpm")
 _MIN_NN = 4  # a cubic spline and a meaningful periodogram need a few points

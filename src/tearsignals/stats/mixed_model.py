@@ -83,13 +83,11 @@ import numpy.typing as npt
 import polars as pl
 from scipy import stats as sps
 
+from tearsignals.arrays import FloatArray, IntArray
 from tearsignals.config import StatsConfig
 from tearsignals.contract import schema
-from tearsignals.hrv import time_domain
 from tearsignals.stats import summaries
 
-FloatArray = time_domain.FloatArray
-IntArray = time_domain.IntArray
 METHODS = ("mixedlm", "ols_cluster", "none")
 _KEYS = ["metric", "window", "shift_kind"]
 _RATIO_MIN, _RATIO_MAX = 1e-6, 1e4  # search range of tau^2 / sigma^2 (z is standardised)

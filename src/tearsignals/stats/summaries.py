@@ -50,11 +50,11 @@ import numpy as np
 import polars as pl
 from scipy import stats as sps
 
+from tearsignals.arrays import FloatArray
 from tearsignals.config import WINDOW_NAMES, StatsConfig
 from tearsignals.contract import schema
 from tearsignals.hrv import time_domain
 
-FloatArray = time_domain.FloatArray
 _KINDS = {"raw": "shift", "adjusted": "adjusted_shift"}
 _WINDOW_ORDER = {name: i for i, name in enumerate(WINDOW_NAMES)}
 _METRIC_ORDER = {name: i for i, name in enumerate(time_domain.METRICS)}

@@ -68,6 +68,8 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from scipy.signal import lfilter
 
+from tearsignals.arrays import FloatArray
+
 __all__ = [
     "PlantedEffect",
     "SubjectData",
@@ -79,7 +81,6 @@ __all__ = [
     "write_cohort",
 ]
 
-FloatArray = npt.NDArray[np.float64]
 
 TIMEZONES = (
     "Europe/Berlin",

@@ -49,6 +49,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from tearsignals.arrays import FloatArray
 from tearsignals.beats import detect
 from tearsignals.ingest.adapters import _tabular as tab
 from tearsignals.ingest.adapters import raw_signal as raw
@@ -61,8 +62,6 @@ MAX_DELAY_S = 5.0
 MIN_ALIGNED = 0.5
 ALIGN_TOLERANCE_S = 0.05
 COVER_MARGIN_S = 0.15
-
-FloatArray = npt.NDArray[np.float64]
 
 
 def sniff(head: bytes, path: Path) -> bool:

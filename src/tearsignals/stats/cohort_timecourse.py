@@ -1,0 +1,67 @@
+"""The cohort's event-locked time course: subject means per bin, then a t-interval over subjects."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import scipy.stats as sps
+
+from tearsignals.contract import schema
+from tearsignals.episodes.timecourse import TIMECOURSE_SERIES
+
+
+def subject_timecourse(timecourse: pl.DataFrame) -> pl.DataFrame:
+    """Per subject, anchor, bin, ``metric`` and ``measure`` (``value`` or ``change``):
+    ``subject_mean`` over the subject's usable episodes and their count ``n_episodes``."""
+    long = timecourse.unpivot(
+        on=list(TIMECOURSE_SERIES),
+        index=["subject_id", "episode_id", "anchor", "bin_start_min", "bin_end_min"],
+        variable_name="series",
+        value_name="value",
+    ).filter(pl.col("value").is_not_null())
+    return (
+        long.with_columns(
+            metric=pl.col("series").replace_strict({k: v[0] for k, v in TIMECOURSE_SERIES.items()}),
+            measure=pl.col("series").replace_strict(
+                {k: v[1] for k, v in TIMECOURSE_SERIES.items()}
+            ),
+        )
+        .group_by("subject_id", "anchor", "bin_start_min", "bin_end_min", "metric", "measure")
+        .agg(subject_mean=pl.col("value").mean(), n_episodes=pl.len().cast(pl.Int64))
+        .sort("subject_id", "anchor", "metric", "measure", "bin_start_min")
+    )
+
+
+def t_interval(mean: pl.Series, sd: pl.Series, n: pl.Series) -> tuple[pl.Series, pl.Series]:
+    """95% t-interval ``mean +/- t(0.975, n - 1) sd / sqrt(n)``; null where n < 2."""
+    count = n.cast(pl.Float64).to_numpy()
+    ok = count >= 2
+    dof = np.where(ok, count - 1.0, 1.0)
+    half = sps.t.ppf(0.975, dof) * sd.fill_null(np.nan).to_numpy() / np.sqrt(np.maximum(count, 1))
+    centre = mean.to_numpy()
+    lo = pl.Series(np.where(ok, centre - half, np.nan)).fill_nan(None)
+    hi = pl.Series(np.where(ok, centre + half, np.nan)).fill_nan(None)
+    return lo, hi
+
+
+def cohort_timecourse(timecourse: pl.DataFrame, params_hash: str) -> pl.DataFrame:
+    """The ``cohort_timecourse`` table: mean of subject means per bin with a 95% t-interval.
+
+    ``timecourse`` holds ``episode_timecourse`` rows of every subject made
+    with one parameter set; bins without any usable value have no row.
+    """
+    per_subject = subject_timecourse(timecourse)
+    key = ["anchor", "bin_start_min", "bin_end_min", "metric", "measure"]
+    cohort = (
+        per_subject.group_by(key)
+        .agg(
+            n_subjects=pl.len().cast(pl.Int64),
+            n_episodes=pl.col("n_episodes").sum().cast(pl.Int64),
+            mean_value=pl.col("subject_mean").mean(),
+            sd=pl.col("subject_mean").std(ddof=1),
+        )
+        .sort("anchor", "metric", "measure", "bin_start_min")
+    )
+    lo, hi = t_interval(cohort["mean_value"], cohort["sd"], cohort["n_subjects"])
+    out = cohort.with_columns(ci_low=lo, ci_high=hi, params_hash=pl.lit(params_hash))
+    return schema.conform(out, "cohort_timecourse")
