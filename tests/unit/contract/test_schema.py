@@ -9,7 +9,7 @@ import pytest
 
 from tearsignals.contract import outputs_doc, schema
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_every_table_has_a_schema_file_and_a_key_inside_its_columns() -> None:

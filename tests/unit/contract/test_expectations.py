@@ -11,7 +11,7 @@ import pytest
 
 from tearsignals.contract import expectations, schema
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 T0 = datetime(2026, 1, 5, 14, tzinfo=UTC)
 
 
