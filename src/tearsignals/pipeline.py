@@ -68,7 +68,11 @@ def analyze_subject(lake: Path, subject_id: str, cfg: AnalysisConfig) -> dict[st
     shift_rows = shifts.episode_shifts(window_rows, params)
     summary = summaries.subject_summary(shift_rows, cfg.stats, params)
     course = timecourse.episode_timecourse(beats, heart_rate, window_rows, cfg, params)
-    outputs = {"episode_windows": window_rows, "episode_shifts": shift_rows, "subject_summary": summary}
+    outputs = {
+        "episode_windows": window_rows,
+        "episode_shifts": shift_rows,
+        "subject_summary": summary,
+    }
     outputs["episode_timecourse"] = course
     for table, frame in outputs.items():
         store.replace_partition(lake, table, frame, subject_id)
