@@ -26,7 +26,7 @@ import pytest
 
 from tearsignals.config import AnalysisConfig, FrequencyConfig, StatsConfig
 from tearsignals.errors import InputError
-from tearsignals.lake import privacy, store
+from tearsignals.lake import layout, privacy, store
 from tearsignals.synth import SynthConfig, write_cohort
 from tearsignals_flows.analyze_episodes import analyze_episodes
 from tearsignals_flows.nightly_ingest import nightly_ingest
@@ -125,7 +125,7 @@ def test_flows_log_no_health_data_and_the_lake_holds_no_real_subject_id(
     assert CONTEXT in store.read_table(lake, "episodes")["context"].to_list()
     assert float(RR) in store.read_table(lake, "beats")["rr_ms"].to_list()
     assert any(RAW in raw for raw in store.read_table(lake, "quarantine")["raw"].to_list())
-    assert list((lake / "validation").glob("*.json"))
+    assert list(layout.validation_dir(lake).glob("*.json"))
     # ... but no original subject name, and not the key, anywhere in it.
     for rel, data in _lake_bytes(lake):
         lowered_path, lowered = rel.lower(), data.lower()
@@ -149,7 +149,7 @@ def test_lake_and_validation_files_are_owner_only(tmp_path: Path) -> None:
 
 def test_file_mode_is_configurable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(store.FILE_MODE_ENV, "640")
-    path = store.write_json_atomic({"ok": True}, tmp_path / "lake" / "validation" / "x.json")
+    path = store.write_json_atomic({"ok": True}, layout.validation_path(tmp_path / "lake", "x"))
     assert stat.S_IMODE(path.stat().st_mode) == 0o640
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o750
     for bad in ("777", "0o200", "rw-r-----", "1600"):

@@ -18,7 +18,7 @@ from tearsignals import pipeline, report
 from tearsignals.config import AnalysisConfig
 from tearsignals.contract import schema
 from tearsignals.errors import InputError
-from tearsignals.lake import privacy, store
+from tearsignals.lake import layout, privacy, store
 from tearsignals.synth import PlantedEffect, SynthConfig, write_cohort
 
 
@@ -125,8 +125,8 @@ def demo(lake: Path, cfg: SynthConfig) -> int:
     print(f"lake:    {lake}")
     gold = [t for t in schema.TABLE_NAMES if schema.table(t).layer == "gold"]
     for table in gold:
-        print(f"  {table:<16} {lake / table}")
-    print(f"read with: polars.read_parquet('{lake}/cohort_summary/*.parquet')")
+        print(f"  {table:<16} {layout.table_dir(lake, table)}")
+    print(f"read with: polars.read_parquet('{layout.unpartitioned_path(lake, 'cohort_summary')}')")
     return 0
 
 

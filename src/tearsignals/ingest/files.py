@@ -36,7 +36,7 @@ from tearsignals.errors import InputError
 from tearsignals.ingest import adapters, validate
 from tearsignals.ingest.adapters.base import Parsed
 from tearsignals.ingest.adapters.episode_log import episode_id
-from tearsignals.lake import privacy, store
+from tearsignals.lake import layout, privacy, store
 
 SILVER_TABLES = ("beats", "heart_rate", "episodes")
 
@@ -83,7 +83,7 @@ def inbox_files(inbox: Path) -> Iterator[tuple[str, Path]]:
         if folder.name.startswith("."):
             continue
         try:
-            subject_id = store.safe_subject_id(folder.name)
+            subject_id = layout.safe_subject_id(folder.name)
         except ValueError as err:
             raise InputError(f"{folder}: {err}") from None
         for path in sorted(folder.rglob("*")):
@@ -316,7 +316,7 @@ def _ingested(
     if quarantined.height:
         parts.append(("quarantine", quarantined))
     validation = {t: o.validation for t, o in outcomes.items()}
-    store.write_json_atomic(validation, lake / "validation" / f"{report.file_id}.json")
+    store.write_json_atomic(validation, layout.validation_path(lake, report.file_id))
     return _commit(lake, report, parts)
 
 

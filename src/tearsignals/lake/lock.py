@@ -43,9 +43,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from tearsignals.errors import InputError
-from tearsignals.lake import store
+from tearsignals.lake import layout, store
 
-LOCK_NAME = ".lock"
 _log = logging.getLogger(__name__)
 
 
@@ -113,7 +112,7 @@ def _file_lock(
 ) -> int:
     """An open descriptor of ``LAKE/.lock`` holding the exclusive flock."""
     store.ensure_dir(lake)
-    fd = os.open(lake / LOCK_NAME, os.O_RDWR | os.O_CREAT, store.file_mode())
+    fd = os.open(layout.lock_path(lake), os.O_RDWR | os.O_CREAT, store.file_mode())
     try:
         if not _try_flock(fd):
             on_wait(f"lake {lake} is locked by {_holder(fd)}; waiting for it to finish")

@@ -36,11 +36,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from tearsignals.errors import InputError
-from tearsignals.lake import store
+from tearsignals.lake import layout, store
 
 KEY_ENV = "TEARSIGNALS_PSEUDONYM_KEY"
 MIN_KEY_BYTES = 16
-MARKER_NAME = "_pseudonymisation.json"
 _CHECK_TEXT = b"tearsignals pseudonym key check v1"
 
 
@@ -90,7 +89,7 @@ def key_check(key: bytes) -> str:
 
 def lake_is_pseudonymised(lake: Path) -> bool:
     """Whether the lake's recorded mode is pseudonymised (``False`` for a new lake)."""
-    marker = lake / MARKER_NAME
+    marker = layout.pseudonym_marker_path(lake)
     return marker.is_file() and bool(json.loads(marker.read_text()).get("pseudonymised"))
 
 
@@ -105,7 +104,7 @@ def check_lake_mode(lake: Path, key: bytes | None) -> None:
     holding the lake's writer lock.
     """
     wanted = {"pseudonymised": key is not None, "key_check": key_check(key) if key else None}
-    marker = lake / MARKER_NAME
+    marker = layout.pseudonym_marker_path(lake)
     if not marker.is_file():
         if _lake_has_data(lake) and key is not None:
             raise InputError(f"lake {lake} holds plain subject ids; it cannot be pseudonymised now")

@@ -1,12 +1,12 @@
 """The lake: the only module that reads or writes Parquet.
 
-Layout: ``LAKE/<table>/subject_id=<id>/<part>.parquet`` (hive partitions, the
-partition column is not repeated inside the files), ``LAKE/cohort_summary/
-part-0.parquet``, ``LAKE/validation/<file_id>.json`` and small state files
-(``LAKE/.lock``, ``LAKE/_pending_analysis/<subject_id>``).
+Where each file lives is :mod:`tearsignals.lake.layout`: hive partitions
+``LAKE/<table>/subject_id=<id>/<part>.parquet`` (the partition column is not
+repeated inside the files), one ``part-0.parquet`` per unpartitioned table,
+``LAKE/validation/<file_id>.json`` and small state files.
 
 Every write is atomic: the bytes go to a hidden temporary file in the target
-directory (``.<name>.<uuid>.tmp``), are fsynced, and are renamed over the
+directory (:func:`tearsignals.lake.layout.temp_path`), are fsynced, and are renamed over the
 target, then the directory is fsynced; readers only ever glob ``*.parquet``
 and never see the temporary name. A writer killed mid-way leaves at most a
 temporary file, which :func:`remove_uncommitted` deletes at the start of the
@@ -22,7 +22,7 @@ Examples
 --------
 >>> import tempfile
 >>> lake = Path(tempfile.mkdtemp())
->>> path = write_json_atomic({"ok": True}, lake / "validation" / "x.json")
+>>> path = write_json_atomic({"ok": True}, layout.validation_path(lake, "x"))
 >>> oct(path.stat().st_mode & 0o777), oct(path.parent.stat().st_mode & 0o777)
 ('0o600', '0o700')
 """
@@ -31,9 +31,7 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -43,14 +41,12 @@ import polars as pl
 
 from tearsignals.contract import schema
 from tearsignals.errors import InputError
+from tearsignals.lake import layout
 
 DIR_MODE = 0o700
 FILE_MODE = 0o600
 FILE_MODE_ENV = "TEARSIGNALS_FILE_MODE"
 FAULT_ENV = "TEARSIGNALS_FAULT"
-PENDING_ANALYSIS_DIR = "_pending_analysis"
-_SUBJECT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
-_TEMP_RE = re.compile(r"^\..+\.[0-9a-f]{32}\.tmp$")
 _fault_hits: Counter[str] = Counter()
 
 
@@ -141,15 +137,6 @@ def dir_mode() -> int:
     return mode | (mode & 0o444) >> 2
 
 
-def safe_subject_id(name: str) -> str:
-    """Return ``name`` if it is usable as a subject id and a path segment, else raise ValueError."""
-    if not _SUBJECT_RE.match(name):
-        raise ValueError(
-            f"subject id {name!r} must be 1-128 characters of letters, digits, '_', '.', '-'"
-        )
-    return name
-
-
 def ensure_dir(path: Path) -> Path:
     """Create ``path`` and any missing parents with :func:`dir_mode` (whatever the umask)."""
     missing = []
@@ -190,7 +177,7 @@ def _write_atomic(target: Path, write: Callable[[BinaryIO], object]) -> Path:
     removed and ``target`` keeps its previous content.
     """
     ensure_dir(target.parent)
-    tmp = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
+    tmp = layout.temp_path(target)
     mode = file_mode()
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
@@ -221,19 +208,6 @@ def write_parquet_atomic(df: pl.DataFrame, target: Path) -> Path:
     )
 
 
-def table_dir(lake: Path, table: str) -> Path:
-    return lake / table
-
-
-def partition_dir(lake: Path, table: str, subject_id: str) -> Path:
-    return lake / table / f"subject_id={safe_subject_id(subject_id)}"
-
-
-def part_path(lake: Path, table: str, subject_id: str, part: str) -> Path:
-    """Where part ``part`` of a subject-partitioned table lives."""
-    return partition_dir(lake, table, subject_id) / f"{part}.parquet"
-
-
 def _sort_columns(table: str) -> list[str]:
     cols = schema.table(table).column_names
     return [c for c in schema.table(table).key if c in cols and c != "subject_id"]
@@ -245,12 +219,12 @@ def write_part(lake: Path, table: str, df: pl.DataFrame, subject_id: str, part: 
     if frame.height != df.height:
         raise ValueError(f"{table}: rows of other subjects passed for {subject_id}")
     body = frame.drop("subject_id").sort(_sort_columns(table))
-    return write_parquet_atomic(body, part_path(lake, table, subject_id, part))
+    return write_parquet_atomic(body, layout.part_path(lake, table, subject_id, part))
 
 
 def remove_part(lake: Path, table: str, subject_id: str, part: str) -> bool:
     """Delete one part file if it exists (durably); ``True`` if there was one."""
-    target = part_path(lake, table, subject_id, part)
+    target = layout.part_path(lake, table, subject_id, part)
     if not target.exists():
         return False
     target.unlink()
@@ -263,11 +237,11 @@ def replace_partition(lake: Path, table: str, df: pl.DataFrame, subject_id: str)
 
     The new part is written atomically first; other part files of the partition
     are removed after, so a reader sees either the old or the new rows of the
-    single part name ``part-0.parquet``.
+    single part name :data:`tearsignals.lake.layout.SINGLE_PART`.
     """
-    target = write_part(lake, table, df, subject_id, "part-0")
+    target = write_part(lake, table, df, subject_id, layout.SINGLE_PART)
     fault_point("replace.before_cleanup")
-    for stale in target.parent.glob("*.parquet"):
+    for stale in target.parent.glob(layout.PART_GLOB):
         if stale != target:
             stale.unlink()
     return target
@@ -276,21 +250,22 @@ def replace_partition(lake: Path, table: str, df: pl.DataFrame, subject_id: str)
 def write_unpartitioned(lake: Path, table: str, df: pl.DataFrame) -> Path:
     """Replace an unpartitioned table (e.g. cohort_summary) atomically."""
     body = schema.conform(df, table).sort(_sort_columns(table))
-    return write_parquet_atomic(body, table_dir(lake, table) / "part-0.parquet")
+    return write_parquet_atomic(body, layout.unpartitioned_path(lake, table))
 
 
 def _part_files(lake: Path, table: str, subjects: Iterable[str] | None) -> list[Path]:
-    root = table_dir(lake, table)
+    root = layout.table_dir(lake, table)
     if not root.is_dir():
         return []
     if not schema.table(table).partition_by:
-        return sorted(root.glob("*.parquet"))
+        return sorted(root.glob(layout.PART_GLOB))
     if subjects is None:
-        return sorted(root.glob("subject_id=*/*.parquet"))
-    files: list[Path] = []
-    for s in subjects:
-        files.extend(sorted(partition_dir(lake, table, s).glob("*.parquet")))
-    return files
+        return sorted(root.glob(layout.PARTITIONED_PART_GLOB))
+    return [
+        path
+        for s in subjects
+        for path in sorted(layout.partition_dir(lake, table, s).glob(layout.PART_GLOB))
+    ]
 
 
 def scan_table(lake: Path, table: str, subjects: Iterable[str] | None = None) -> pl.LazyFrame:
@@ -345,10 +320,12 @@ def committed_file_ids(lake: Path, subject_id: str) -> set[str]:
 
 def subjects_in(lake: Path, table: str) -> list[str]:
     """Subjects that have a partition of ``table``."""
-    root = table_dir(lake, table)
+    root = layout.table_dir(lake, table)
     if not root.is_dir():
         return []
-    return sorted(p.name.split("=", 1)[1] for p in root.glob("subject_id=*") if p.is_dir())
+    return sorted(
+        layout.partition_subject(p) for p in root.glob(layout.PARTITION_GLOB) if p.is_dir()
+    )
 
 
 def file_parted_tables() -> list[str]:
@@ -373,7 +350,7 @@ def temp_litter(lake: Path) -> list[Path]:
     """Temporary files of atomic writes that never finished (their writer was killed)."""
     if not lake.is_dir():
         return []
-    return sorted(p for p in lake.rglob(".*.tmp") if _TEMP_RE.match(p.name))
+    return sorted(p for p in lake.rglob(layout.TEMP_GLOB) if layout.is_temp_path(p))
 
 
 def uncommitted_files(lake: Path) -> list[Path]:
@@ -385,12 +362,12 @@ def uncommitted_files(lake: Path) -> list[Path]:
         for table in file_parted_tables()
         for subject_id in subjects_in(lake, table)
         for path in _part_files(lake, table, [subject_id])
-        if (subject_id, path.stem) not in committed
+        if (subject_id, layout.part_name(path)) not in committed
     ]
-    validation = lake / "validation"
+    validation = layout.validation_dir(lake)
     if validation.is_dir():
         ids = set(log.get_column("file_id").to_list())
-        found += [p for p in sorted(validation.glob("*.json")) if p.stem not in ids]
+        found += [p for p in sorted(validation.glob(layout.VALIDATION_GLOB)) if p.stem not in ids]
     return found
 
 
@@ -407,24 +384,20 @@ def remove_uncommitted(lake: Path) -> int:
     return len(doomed)
 
 
-def _pending_dir(lake: Path) -> Path:
-    return lake / PENDING_ANALYSIS_DIR
-
-
 def mark_pending_analysis(lake: Path, subject_id: str) -> None:
     """Record that a subject's silver data changed and its gold tables need a rebuild."""
-    write_bytes_atomic(b"", _pending_dir(lake) / safe_subject_id(subject_id))
+    write_bytes_atomic(b"", layout.pending_analysis_path(lake, subject_id))
 
 
 def pending_analysis(lake: Path) -> list[str]:
     """Subjects marked by :func:`mark_pending_analysis` and not yet cleared."""
-    folder = _pending_dir(lake)
+    folder = layout.pending_analysis_dir(lake)
     if not folder.is_dir():
         return []
-    return sorted(p.name for p in folder.iterdir() if _SUBJECT_RE.match(p.name))
+    return sorted(p.name for p in folder.iterdir() if layout.is_subject_id(p.name))
 
 
 def clear_pending_analysis(lake: Path, subjects: Iterable[str]) -> None:
     """Drop the pending marks of ``subjects`` (after their gold tables were rebuilt)."""
     for subject_id in subjects:
-        (_pending_dir(lake) / safe_subject_id(subject_id)).unlink(missing_ok=True)
+        layout.pending_analysis_path(lake, subject_id).unlink(missing_ok=True)
