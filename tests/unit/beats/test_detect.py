@@ -1,4 +1,4 @@
-"""Peak detection on synthetic signals: positions, polarity, gaps, quality mask, agreement."""
+"""Beat detection on synthetic signals: positions, fiducials, polarity, gaps, quality, agreement."""
 
 from __future__ import annotations
 
@@ -34,6 +34,21 @@ def _ppg(beat_s: np.ndarray, duration_s: float, fs: float) -> np.ndarray:
     for b in beat_s:
         signal += np.exp(-0.5 * ((t - b) / 0.12) ** 2)
     return signal
+
+
+def _feet(n: int, fs: float) -> np.ndarray:
+    """Pulse-foot times on the sample grid, the first at t = 0."""
+    return np.round(np.concatenate(([0.0], _beat_times(n, start_s=0.0))) * fs) / fs
+
+
+def _pulse(foot_s: np.ndarray, duration_s: float, fs: float) -> np.ndarray:
+    """A BVP-like wave: at each foot time a minimum, a fast upstroke, then a slow decline."""
+    t = np.arange(int(duration_s * fs)) / fs
+    k = np.clip(np.searchsorted(foot_s, t, side="right") - 1, 0, foot_s.size - 2)
+    phase = np.clip((t - foot_s[k]) / (foot_s[k + 1] - foot_s[k]), 0.0, 1.0)
+    rise = (1 - np.cos(np.pi * phase / 0.3)) / 2
+    decline = (1 + np.cos(np.pi * (phase - 0.3) / 0.7)) / 2
+    return np.where(phase < 0.3, rise, decline)
 
 
 def test_ecg_beats_find_every_r_peak_at_its_sample() -> None:
@@ -105,6 +120,67 @@ def test_ppg_beats_at_the_systolic_peaks() -> None:
     agreement = detect.beat_agreement(found.index / fs, beat_s[beat_s < 49.0], 0.1)
     assert agreement.sensitivity >= 0.98 and agreement.ppv >= 0.98
     assert agreement.mean_abs_error_ms < 1000 / fs
+    assert found.interval_ok[1:].all()
+
+
+def test_ppg_foot_is_the_sample_of_the_pulse_minimum() -> None:
+    fs = 64.0
+    foot_s = _feet(80, fs)
+    signal = _pulse(foot_s, 60.0, fs)
+    feet = detect.ppg_beats(signal, fs, "foot")
+    inside = foot_s[(foot_s > 0.5) & (foot_s < 59.5)]
+    t_s = feet.index / fs
+    agreement = detect.beat_agreement(t_s[(t_s > 0.5) & (t_s < 59.5)], inside, 0.1)
+    assert agreement.sensitivity == 1.0 and agreement.mean_abs_error_ms == 0.0
+    assert feet.interval_ok[1:].all()
+    # The systolic peaks of the same wave sit at its maxima, 30 % of a pulse after each foot.
+    peaks = detect.ppg_beats(signal, fs).index / fs
+    peaks = peaks[(peaks > 1.0) & (peaks < 59.0)]  # the band-pass bends the wave's first/last
+    k = np.searchsorted(foot_s, peaks) - 1
+    error_s = peaks - (foot_s[k] + 0.3 * (foot_s[k + 1] - foot_s[k]))
+    assert peaks.size >= 70 and np.abs(error_s).max() <= 0.05
+
+
+def test_ppg_fiducial_must_be_known() -> None:
+    with pytest.raises(ValueError, match="systolic_peak, foot"):
+        detect.ppg_beats(np.zeros(1000), 64.0, "trough")  # type: ignore[arg-type]
+
+
+def test_a_flat_stretch_gives_no_beats_and_no_interval_across_it() -> None:
+    fs = 64.0
+    foot_s = _feet(130, fs)
+    signal = _pulse(foot_s, 100.0, fs)
+    signal[int(20 * fs) : int(65 * fs)] = 0.0  # two whole chunks (20-40 s, 40-60 s) and more
+    feet = detect.ppg_beats(signal, fs, "foot")
+    t_s = feet.index / fs
+    assert not ((t_s > 20.5) & (t_s < 64.5)).any()
+    after = int(np.flatnonzero(t_s > 64.5)[0])
+    assert not feet.linked[after] and not feet.interval_ok[after]
+    assert feet.linked[after + 1 :].all() and feet.linked[1:after].all()
+
+
+def test_a_non_finite_sample_breaks_the_interval_but_not_the_detection() -> None:
+    fs = 64.0
+    foot_s = _feet(80, fs)
+    signal = _pulse(foot_s, 60.0, fs)
+    signal[int(30.5 * fs)] = np.nan
+    feet = detect.ppg_beats(signal, fs, "foot")
+    t_s = feet.index / fs
+    spans_gap = (np.concatenate(([-np.inf], t_s[:-1])) < 30.5) & (t_s > 30.5)
+    assert spans_gap.sum() == 1 and not feet.linked[spans_gap].any()
+    assert feet.linked[~spans_gap][1:].all()
+    assert detect.beat_agreement(t_s, foot_s[foot_s < 59.0], 0.05).sensitivity >= 0.95
+
+
+def test_a_missing_pulse_fails_the_quality_mask_and_breaks_two_intervals() -> None:
+    fs = 64.0
+    foot_s = _feet(80, fs)
+    kept = np.delete(foot_s, 30)  # one foot missing: one interval twice as long
+    feet = detect.ppg_beats(_pulse(kept, 60.0, fs), fs, "foot")
+    late = int(np.argmin(np.abs(feet.index / fs - kept[30])))
+    assert not feet.ok[late] and feet.linked[late]
+    assert not feet.interval_ok[late] and not feet.interval_ok[late + 1]
+    assert feet.interval_ok.sum() >= feet.index.size - 4
 
 
 def test_calls_do_not_leak_state_between_signals() -> None:
@@ -143,6 +219,25 @@ def test_agreement_counts_one_to_one_matches() -> None:
 def test_agreement_with_nothing_detected_is_zero_sensitivity() -> None:
     a = detect.beat_agreement([], [1.0, 2.0], 0.05)
     assert a.n_matched == 0 and a.sensitivity == 0.0 and np.isnan(a.ppv)
+
+
+def test_agreement_tolerance_is_inclusive_and_errors_are_signed() -> None:
+    reference = np.arange(1.0, 101.0) * 0.8
+    late = detect.beat_agreement(reference + 0.02, reference, 0.15)
+    assert late.n_matched == 100 and late.mean_error_ms == pytest.approx(20.0)
+    early = detect.beat_agreement(reference - 0.125, reference, 0.125)
+    assert early.n_matched == 100 and early.mean_error_ms == pytest.approx(-125.0)
+    far = detect.beat_agreement(reference + 0.2, reference, 0.15)
+    assert far.n_matched == 0 and np.isnan(far.mean_abs_error_ms)
+    half = detect.beat_agreement(reference[::2], reference, 0.15)
+    assert half.sensitivity == pytest.approx(0.5) and half.ppv == 1.0
+
+
+def test_agreement_matches_a_detection_to_one_reference_only() -> None:
+    # One detection between two close reference beats: the closer reference takes it.
+    a = detect.beat_agreement([1.06], [1.0, 1.1], 0.1)
+    assert (a.n_matched, a.sensitivity, a.ppv) == (1, 0.5, 1.0)
+    assert a.mean_error_ms == pytest.approx(-40.0)
 
 
 def test_alignment_recovers_a_constant_delay() -> None:

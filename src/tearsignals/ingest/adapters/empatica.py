@@ -13,13 +13,15 @@ Formats and time basis (all times unix UTC; Empatica's ``info.txt``)
     A record is a sample line.
 ``BVP.csv`` → ``beats`` (origin ``ppg``)
     Line 1 start, line 2 rate (64 Hz), then the PPG signal. Beats come from
-    :func:`tearsignals.beats.ppg_troughs.ppg_beats` on the negated signal (troughs, where
-    E4's own IBI places its beats). **A record is a detected peak**: an
-    accepted peak with an interval is a beat; a peak heartpy rejected, or
-    one without an accepted predecessor, is a reject with its reason.
-    Stretches heartpy cannot fit yield no peaks and hence no records. An
-    unparseable or empty sample line is also a reject (its window is then
-    unfit). ``row_number`` is the sample line of the peak.
+    :func:`tearsignals.beats.detect.ppg_beats` at the ``foot`` fiducial (the
+    pulse minimum, where E4's own IBI places its beats). **A record is a
+    detected pulse**: one whose interval is an RR
+    (:attr:`~tearsignals.beats.detect.Beats.interval_ok`) is a beat; one
+    failing heartpy's RR outlier check, or one without an accepted, linked
+    predecessor, is a reject with its reason. Stretches heartpy cannot fit
+    yield no pulses and hence no records. An unparseable or empty sample line
+    is also a reject (a gap for the detector). ``row_number`` is the sample
+    line of the pulse.
 ``tags*.csv`` → ``episodes``
     One unix time per line (button presses). Rule: consecutive tags pair up
     as start/end; a start whose next tag is more than
@@ -59,7 +61,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from tearsignals.beats import ppg_troughs
+from tearsignals.beats import detect
 from tearsignals.ingest.adapters import _tabular as tab
 from tearsignals.ingest.adapters.base import REJECT_SCHEMA, SNIFF_BYTES, Adapter, Parsed
 from tearsignals.ingest.adapters.episode_log import episode_id
@@ -333,11 +335,11 @@ def parse_hr(path: Path) -> Parsed:
     return Parsed(frames={"heart_rate": good}, rejects=rejects)
 
 
-def _peak_reason(beats: ppg_troughs.PpgBeats) -> list[str | None]:
-    """Why each detected peak is not a beat (None where it is one)."""
+def _peak_reason(beats: detect.Beats) -> list[str | None]:
+    """Why each detected pulse is not a beat (None where it is one)."""
     return [
-        None if ok else (REASON_NO_INTERVAL if accepted else REASON_PEAK_REJECTED)
-        for ok, accepted in zip(beats.valid.tolist(), beats.accepted.tolist(), strict=True)
+        None if interval_ok else (REASON_NO_INTERVAL if ok else REASON_PEAK_REJECTED)
+        for interval_ok, ok in zip(beats.interval_ok.tolist(), beats.ok.tolist(), strict=True)
     ]
 
 
@@ -345,12 +347,14 @@ def bvp_peaks_with_reasons(
     header: SampleHeader, rate: float, samples: pl.DataFrame, signal: np.ndarray
 ) -> pl.DataFrame:
     """Canonical beat columns plus ``reason`` and ``raw`` for every detected peak."""
-    beats = ppg_troughs.ppg_beats(signal, rate, invert=True)
-    index = np.clip(np.round(beats.t_s * rate).astype(np.int64), 0, max(0, signal.size - 1))
+    beats = detect.ppg_beats(signal, rate, "foot")
+    index = beats.index
+    t_s = index / rate
+    rr_ms = np.where(beats.interval_ok, np.diff(t_s, prepend=np.nan) * 1000.0, np.nan)
     peaks = pl.DataFrame(
         {
-            "t_s": beats.t_s,
-            "rr_ms": beats.rr_ms,
+            "t_s": t_s,
+            "rr_ms": rr_ms,
             "reason": pl.Series(_peak_reason(beats), dtype=pl.String),
             "raw": samples["raw"].gather(index) if index.size else pl.Series([], dtype=pl.String),
             "row_number": pl.Series(index + 1, dtype=pl.Int64),

@@ -40,7 +40,8 @@ Beats
 R peaks of lead 1 (:func:`tearsignals.beats.detect.ecg_beats`), origin ``ecg``. A
 record is a detected beat: the interval ending at it; the first beat has none
 and gives no row. ``row_number`` is the 1-based sample number of the R peak
-and ``raw`` names it. Beats failing heartpy's RR outlier check are rejects.
+and ``raw`` names it. Beats failing heartpy's RR outlier check, or whose
+interval spans a chunk heartpy could not fit, are rejects.
 File-level problems (bad magic, checksum, sizes, date, resolution, truncated
 ECG block, missing zone) raise InputError.
 """
@@ -197,7 +198,7 @@ def beats_frame(found: detect.Beats, start: datetime, fs: float) -> pl.DataFrame
         "t_us": t_us[1:],
         "rr_ms": np.diff(t_us) / 1000.0,
         "sample": found.index[1:] + 1,
-        "ok": found.ok[1:] & found.ok[:-1],
+        "ok": found.interval_ok[1:],
     })  # fmt: skip
     return frame.select(
         t_utc=pl.from_epoch("t_us", time_unit="us").dt.replace_time_zone("UTC"),

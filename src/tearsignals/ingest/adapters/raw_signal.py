@@ -44,8 +44,9 @@ time, or a time at or before the previous sample's, is a reject (table
 separately on each stretch of samples without gaps longer than
 :data:`GAP_PERIODS` sample periods. The first beat of a stretch has no
 interval and gives no row. A beat whose interval touches a peak failing
-heartpy's RR outlier check (:class:`tearsignals.beats.detect.Beats` ``ok``) is a
-reject; ``row_number`` and ``raw`` of a beat are those of its peak sample.
+heartpy's RR outlier check, or that spans a chunk heartpy could not fit
+(:attr:`tearsignals.beats.detect.Beats.interval_ok`), is a reject;
+``row_number`` and ``raw`` of a beat are those of its peak sample.
 
 Examples
 --------
@@ -347,12 +348,12 @@ def _stretch_beats(
 ) -> dict[str, np.ndarray]:
     """Positions, times, intervals and quality of the beats of one stretch (first beat dropped)."""
     found = detect(values, fs)
-    pos, ok = found.index, found.ok
+    pos = found.index
     return {
         "pos": pos[1:],
         "t_us": t_us[pos[1:]],
         "rr_ms": np.diff(t_us[pos]) / 1000.0,
-        "ok": ok[1:] & ok[:-1],
+        "ok": found.interval_ok[1:],
     }
 
 

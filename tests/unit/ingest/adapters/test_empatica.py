@@ -153,9 +153,12 @@ def test_bvp_unparseable_sample_is_a_reject_and_others_still_give_beats(tmp_path
     parsed = adapters.parse_file(_write(tmp_path, "BVP.csv", "\r\n".join(lines)))[1]
     bad = parsed.rejects.filter(pl.col("reason").str.contains("BVP sample"))
     assert bad["row_number"].to_list() == [30 * 64 + 1] and bad["raw"].to_list() == ["n/a"]
-    offsets = (parsed.frames["beats"]["t_utc"] - START_UTC).dt.total_seconds()
-    assert offsets.len() >= 30  # only the windows holding the bad sample are lost
-    assert not offsets.is_between(28, 32).any()
+    beats = parsed.frames["beats"]
+    end_s = (beats["t_utc"] - START_UTC).dt.total_microseconds().to_numpy() / 1e6
+    start_s = end_s - beats["rr_ms"].to_numpy() / 1000.0
+    assert beats.height >= 55  # the bad sample is a gap of one sample, not a lost window
+    assert ((end_s > 27) & (end_s < 30)).any() and ((end_s > 30) & (end_s < 33)).any()
+    assert not ((start_s < 30.0) & (end_s > 30.0)).any()  # no interval spans the gap
 
 
 def test_header_only_files_hold_no_records(tmp_path: Path) -> None:
