@@ -5,6 +5,10 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
+# Scripts outside the test run (bench/) import the shared test helpers
+# (tests/support) from the repository root; pytest finds them through pythonpath in pyproject.
+RUN_SCRIPT := PYTHONPATH=. $(BIN)/python
+
 .PHONY: install demo test test-all lint format bench docs validation clean
 
 $(BIN)/python:
@@ -36,15 +40,15 @@ format: $(STAMP)
 	$(BIN)/ruff format src flows tests bench
 
 bench: $(STAMP)
-	$(BIN)/python bench/hrv_windows.py
-	$(BIN)/python bench/apple_xml.py --size-mb 100
+	$(RUN_SCRIPT) bench/hrv_windows.py
+	$(RUN_SCRIPT) bench/apple_xml.py --size-mb 100
 
 docs: $(STAMP)
 	$(BIN)/python -m tearsignals.contract.expectations
 	$(BIN)/python -m tearsignals.contract.outputs_doc > docs/outputs.md
 
 validation: $(STAMP)
-	$(BIN)/python bench/validation_report.py
+	$(RUN_SCRIPT) bench/validation_report.py
 
 clean:
 	rm -rf $(VENV) data/demo .pytest_cache .mypy_cache .ruff_cache

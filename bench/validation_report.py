@@ -1,55 +1,39 @@
 """Write ``docs/validation.md``: tearsignals against reference values on real recordings.
 
 Every comparison is one of the golden tests in ``tests/golden``; the recipes
-(how a reference tool reads and windows a recording) are imported from those
-test modules, loaded by path, so the report and the tests cannot drift apart.
-Where a recipe only exists inline in a test function, the same library calls
-are repeated here. The recordings are read in place from
-``../shared/realdata`` beside the checkout; nothing is copied.
+(how a reference tool reads and windows a recording, and how our values on
+the same data are obtained) are the functions of ``tests.support`` that those
+tests assert on, so the report and the tests cannot drift apart. The
+recordings are read in place from ``../shared/realdata`` beside the checkout;
+nothing is copied.
 
-Run: ``.venv/bin/python bench/validation_report.py`` (about half a minute).
+Run: ``make validation`` (``PYTHONPATH=. .venv/bin/python bench/validation_report.py``
+from the repository root; about ten seconds).
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
 import time
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
-import polars as pl
 
 from tearsignals.beats import detect
 from tearsignals.beats.cleaning import clean_series
 from tearsignals.beats.correction import NORMAL, classify_beats
 from tearsignals.config import CleaningConfig
-from tearsignals.hrv.time_domain import time_domain, window_bounds
-from tearsignals.ingest.adapters import hrv_logger, ishne, polar_h10
+from tests.support import artifact_references as ref_art
+from tests.support import beat_references as ref_beats
+from tests.support import hrv_references as ref_hrv
+from tests.support.realdata import MISSING, REALDATA
 
 REPO = Path(__file__).resolve().parents[1]
-REALDATA = REPO.parent / "shared" / "realdata"
-GOLDEN = REPO / "tests" / "golden"
 OUTPUT = REPO / "docs" / "validation.md"
-
-
-def _golden(name: str) -> ModuleType:
-    """Import ``tests/golden/<name>.py`` by path (the tests folder is no package)."""
-    module_name = f"_golden_{name}"
-    if module_name in sys.modules:
-        return sys.modules[module_name]
-    spec = importlib.util.spec_from_file_location(module_name, GOLDEN / f"{name}.py")
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load {GOLDEN / name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 # --- formatting -----------------------------------------------------------------------------
@@ -123,9 +107,7 @@ DISTRIBUTION_HEADER = (
 
 def aura_section() -> list[str]:
     """hrv-analysis' reference values vs ours (recipe in ``test_reference_hrv.py``)."""
-    time_ref, poincare_ref, ours = _golden("test_reference_hrv").aura_whole_recording(
-        REALDATA / "reference_hrv_aura_hrvanalysis"
-    )
+    time_ref, poincare_ref, ours = ref_hrv.aura_whole_recording(REALDATA / ref_hrv.AURA)
     n_diffs = ours["n_pairs"]
     pairs = [
         ("mean NN (ms)", time_ref["mean_nni"], ours["mean_nn_ms"]),
@@ -158,41 +140,24 @@ def aura_section() -> list[str]:
 
 
 def nsr001_section() -> list[str]:
-    hrv_t = _golden("test_reference_hrv")
-    freq_t = _golden("test_reference_frequency")
-    folder = REALDATA / "physionet_toolbox_nsr2db_mitdb"
-    samples = np.loadtxt(
-        folder / "nsr2db" / "nsr001_beats_first2h_DERIVED.csv",
-        delimiter=",",
-        skiprows=1,
-        usecols=0,
-        dtype=np.int64,
-    )
-    ref = hrv_t._read_reference(folder / "reference_output" / "NSR_HRV_allwindows_nsr001.csv")
-    nn_ms, t_s = hrv_t._toolbox_nn(samples)
-    ok = np.ones(nn_ms.size, dtype=bool)
-    pair_ok = ok.copy()
-    pair_ok[0] = False
-    lo, hi = window_bounds(t_s, ref["t_start"], ref["t_end"])
-    ours = time_domain(nn_ms, ok, pair_ok, lo, hi)
+    samples, ref = ref_hrv.nsr001(REALDATA)
+    ours = ref_hrv.toolbox_time_windows(samples, ref)
     beats_equal = int((ours["n_nn"] == ref["btsdet"]).sum())
     time_pairs = [
         (f"{name} vs {column}", ref[column] * factor, np.asarray(ours[name], dtype=np.float64))
-        for name, (column, factor) in hrv_t.NSR_METRICS.items()
+        for name, (column, factor) in ref_hrv.NSR_METRICS.items()
     ]
     time_pairs.insert(
         0, ("beats per window vs btsdet", ref["btsdet"], ours["n_nn"].astype(np.float64))
     )
-
-    samples_f, ref_f = freq_t._nsr001(REALDATA)
-    freq = freq_t._toolbox_windows(samples_f, ref_f)
+    freq = ref_hrv.toolbox_frequency_windows(samples, ref)
     freq_pairs = [
-        (f"{name} vs {column}", ref_f[column], freq[name])
-        for name, column in freq_t.TOOLBOX_METRICS.items()
+        (f"{name} vs {column}", ref[column], freq[name])
+        for name, column in ref_hrv.TOOLBOX_METRICS.items()
     ]
-    freq_pairs.append(("lf_hf vs lf/hf of the table", ref_f["lf"] / ref_f["hf"], freq["lf_hf"]))
-    freq_pairs.append(("lf_hf rounded to 0.01 vs lfhf", ref_f["lfhf"], np.round(freq["lf_hf"], 2)))
-    lfhf_equal = int((np.round(freq["lf_hf"], 2) == ref_f["lfhf"]).sum())
+    freq_pairs.append(("lf_hf vs lf/hf of the table", ref["lf"] / ref["hf"], freq["lf_hf"]))
+    freq_pairs.append(("lf_hf rounded to 0.01 vs lfhf", ref["lfhf"], np.round(freq["lf_hf"], 2)))
+    lfhf_equal = int((np.round(freq["lf_hf"], 2) == ref["lfhf"]).sum())
     return [
         "## 2. PhysioNet Cardiovascular Signal Toolbox: nsr001, 231 five-minute windows",
         "",
@@ -213,7 +178,7 @@ def nsr001_section() -> list[str]:
         "Toolbox scaling (`FrequencyConfig(lomb_scaling='toolbox')`), the close-beat step of "
         "`RRIntervalPreprocess` included. Powers in ms². The toolbox rounds LF/HF to two "
         f"decimals; rounded the same way ours equals it in {lfhf_equal} of "
-        f"{ref_f['lfhf'].size} windows.",
+        f"{ref['lfhf'].size} windows.",
         "",
         *_table(DISTRIBUTION_HEADER, _distribution_rows(freq_pairs)),
     ]
@@ -223,10 +188,9 @@ def nsr001_section() -> list[str]:
 
 
 def hrv_package_section() -> list[str]:
-    freq_t = _golden("test_reference_frequency")
-    rr = freq_t._hrv_package_rri(REALDATA)
-    ours = freq_t._whole_record(np.cumsum(rr), rr, freq_t.HRV_PACKAGE_CFG)
-    expected = freq_t.HRV_PACKAGE_EXPECTED
+    rr = ref_hrv.hrv_package_rri(REALDATA)
+    ours = ref_hrv.whole_record(np.cumsum(rr), rr, ref_hrv.HRV_PACKAGE_CFG)
+    expected = ref_hrv.HRV_PACKAGE_EXPECTED
     pairs = [(f"{name}", value, ours[name]) for name, value in expected.items()]
     pairs.append(("lf_hf (published, 2 decimals)", 0.94, ours["lf_hf"]))
     pairs.append(("lf_hf vs its LF / HF", expected["lf_ms2"] / expected["hf_ms2"], ours["lf_hf"]))
@@ -247,24 +211,8 @@ def hrv_package_section() -> list[str]:
 
 
 def hrv_logger_section() -> list[str]:
-    rr_t = _golden("test_rr_formats_real")
-    folder = REALDATA / rr_t.HRV_LOGGER
-    beats = hrv_logger.parse(folder / "ot_m60_RRIntervals.csv").frames["beats"]
-    rr = beats["rr_ms"].to_numpy()
-    phone_ms = rr_t._phone_times_ms(folder / "ot_m60_RRIntervals.csv")[beats["row_number"] - 1]
-    app = pl.read_csv(folder / "ot_m60_Features.csv").rename(lambda c: c.strip()).drop_nulls()
-    lo, hi = rr_t._app_windows(phone_ms, app["timestamp"].to_numpy())
-    pair = np.ones(rr.size, dtype=bool)
-    pair[0] = False
-    ours = time_domain(rr, np.ones(rr.size, dtype=bool), pair, lo, hi)
-    n, n_d = ours["n_nn"], ours["n_pairs"]
-    converted = {
-        "AVNN": ours["mean_nn_ms"],
-        "SDNN": ours["sdnn_ms"] * np.sqrt((n - 1) / n),
-        "rMSSD": ours["rmssd_ms"] * np.sqrt(n_d / (n_d - 1)),
-        "HR": 60000.0 / ours["mean_nn_ms"],
-        "pNN50": ours["pnn50_pct"],
-    }
+    app, ours, converted = ref_hrv.hrv_logger_windows(REALDATA / ref_hrv.HRV_LOGGER)
+    n_beats = int(ours["n_nn"].sum())
     clean = (app["artifacts_removed"] == 0).to_numpy()
     clean_pairs = [
         (f"{name} (converted)", app[name].to_numpy()[clean], values[clean])
@@ -283,7 +231,7 @@ def hrv_logger_section() -> list[str]:
     return [
         "## 4. HRV Logger app: its own per-window Features",
         "",
-        f"`hrvlogger_koplenig/ot_m60_RRIntervals.csv` ({rr.size} beats) in the app's "
+        f"`hrvlogger_koplenig/ot_m60_RRIntervals.csv`: the {n_beats} beats in the app's "
         f"{app.height} windows (beats after the previous Features row up to this one); "
         "reference = `ot_m60_Features.csv`. The app's conventions are converted before "
         "comparing: SDNN with N, RMSSD dividing by (differences - 1), HR = 60000 / AVNN. "
@@ -311,27 +259,23 @@ def _sens_ppv(flag: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
 
 
 def artifacts_section() -> list[str]:
-    art_t = _golden("test_artifacts_real")
     rows: list[list[str]] = []
 
-    t_ms, rr, symbols = art_t.mitdb_intervals(REALDATA)
+    t_ms, rr, symbols = ref_art.mitdb_intervals(REALDATA)
     labels = classify_beats(t_ms, rr, CleaningConfig())
-    v_beats = np.flatnonzero(symbols == "V")
-    ectopic = np.flatnonzero(labels == art_t.ECTOPIC)
-    found = np.mean([bool(np.isin([v - 1, v], ectopic).any()) for v in v_beats])
-    matched = np.mean([bool(np.isin([j, j + 1], v_beats).any()) for j in ectopic])
+    n_v = int((symbols == "V").sum())
+    found, matched = ref_art.v_beat_agreement(labels, symbols)
     rows.append(
         [
             "MIT-BIH 105",
-            f"cardiologists' V beats ({v_beats.size})",
+            f"cardiologists' V beats ({n_v})",
             "ectopic label on the V beat's interval or the next",
             f"{found:.3f}",
             f"{matched:.3f}",
         ]
     )
     series = clean_series(t_ms, rr, CleaningConfig())
-    near_v = np.zeros(rr.size, dtype=bool)
-    near_v[np.r_[v_beats - 1, v_beats]] = True
+    near_v = ref_art.near_v_beats(symbols, rr.size)
     sens, ppv = _sens_ppv(series.flagged, near_v)
     rows.append(
         [
@@ -343,10 +287,9 @@ def artifacts_section() -> list[str]:
         ]
     )
 
-    rr_h10 = art_t.polar_h10_rr(REALDATA)
+    rr_h10 = ref_art.polar_h10_rr(REALDATA)
     t_h10 = np.cumsum(rr_h10)
-    premature = rr_h10 < 600.0
-    pattern = premature | np.r_[False, premature[:-1]]
+    pattern = ref_art.premature_pattern(rr_h10)
     gated = clean_series(t_h10, rr_h10, CleaningConfig())
     ungated = clean_series(t_h10, rr_h10, CleaningConfig(lipponen_residual_gate=False))
     for name, s in (("residual gate on (default)", gated), ("residual gate off", ungated)):
@@ -361,12 +304,12 @@ def artifacts_section() -> list[str]:
             ]
         )
 
-    # NeuroKit2 Kubios labels (recorded in the test module) vs ours with the paper's settings.
+    # NeuroKit2 Kubios labels (recorded in tests.support) vs ours with the paper's settings.
     nk_rows: list[list[str]] = []
-    ours_105 = classify_beats(t_ms, rr, art_t.PAPER)
-    nk_105 = art_t.nk_as_labels(art_t.NK_MITDB105, rr.size)
-    ours_h10 = classify_beats(t_h10, rr_h10, art_t.PAPER)
-    nk_h10 = art_t.nk_as_labels(art_t.NK_POLAR_H10, rr_h10.size)
+    ours_105 = classify_beats(t_ms, rr, ref_art.PAPER)
+    nk_105 = ref_art.nk_as_labels(ref_art.NK_MITDB105, rr.size)
+    ours_h10 = classify_beats(t_h10, rr_h10, ref_art.PAPER)
+    nk_h10 = ref_art.nk_as_labels(ref_art.NK_POLAR_H10, rr_h10.size)
     for name, ours, nk, start in (
         ("MIT-BIH 105", ours_105, nk_105, 0),
         ("Polar H10, all intervals", ours_h10, nk_h10, 0),
@@ -384,21 +327,14 @@ def artifacts_section() -> list[str]:
             ]
         )
 
-    nsr = pl.read_csv(
-        REALDATA / "physionet_toolbox_nsr2db_mitdb" / "nsr2db" / "nsr001_beats_first2h_DERIVED.csv"
-    )
-    samples = nsr["sample_128Hz"].to_numpy()
-    rr_n = np.diff(samples) / 128.0 * 1000.0
-    t_n = samples[1:] / 128.0 * 1000.0
-    sym = nsr["symbol"].to_numpy()
-    sinus = (sym[1:] == "N") & (sym[:-1] == "N")
-    paper = classify_beats(t_n, rr_n, art_t.PAPER)
+    t_n, rr_n, sinus = ref_art.nsr001_sinus_intervals(REALDATA)
+    paper = classify_beats(t_n, rr_n, ref_art.PAPER)
     ours_n = clean_series(t_n, rr_n, CleaningConfig())
     fa_rows = [
         [
-            "NeuroKit2 Kubios (as noted in the test; its own interval count)",
-            "800 / 11941",
-            _num(800 / 11941, 4),
+            "NeuroKit2 Kubios (recorded count; its own interval count)",
+            f"{ref_art.NK_NSR001_FLAGGED} / {ref_art.NK_NSR001_INTERVALS}",
+            _num(ref_art.NK_NSR001_FLAGGED / ref_art.NK_NSR001_INTERVALS, 4),
         ],
         [
             "tearsignals, paper settings (no threshold floor)",
@@ -416,8 +352,8 @@ def artifacts_section() -> list[str]:
         "",
         "Test: `test_artifacts_real.py`. References: the MIT-BIH 105 cardiologists' `V` "
         "annotations (read with wfdb), the bimodal PVC pattern of the Polar H10 strap's own "
-        "RR, and NeuroKit2 0.2.13's Kubios `_find_artifacts` outputs recorded in the test "
-        "module (the `slow` test recomputes them live).",
+        "RR, and NeuroKit2 0.2.13's Kubios `_find_artifacts` outputs recorded in "
+        "`tests/support/artifact_references.py` (the `slow` test recomputes them live).",
         "",
         "### Against annotations",
         "",
@@ -440,8 +376,8 @@ def artifacts_section() -> list[str]:
         ),
         "### False alarms on normal sinus rhythm (nsr001, N-N intervals, 128 Hz)",
         "",
-        "The NeuroKit2 row is the count stated in the test module's comment, over "
-        "11,941 intervals; ours count the intervals whose two beats are both `N`, so the "
+        "The NeuroKit2 row is the count recorded in `tests/support/artifact_references.py`, "
+        "over its own 11,941 intervals; ours count the intervals whose two beats are both `N`, so the "
         "rates, not the counts, compare.",
         "",
         *_table(("classifier", "flagged / sinus intervals", "rate"), fa_rows),
@@ -473,97 +409,62 @@ def _agreement_row(name: str, a: detect.Agreement, tolerance_ms: float) -> list[
 
 
 def beats_section() -> list[str]:
-    pk_t = _golden("test_peaks_real")
-    e4_t = _golden("test_e4_fit_real")
-    ecg_tol_ms = pk_t.ECG_TOLERANCE_S * 1000
+    ecg_tol_ms = ref_beats.ECG_TOLERANCE_S * 1000
     rows = []
     for record in ("118e24", "118e12", "118e06", "118e00"):
-        signal = pk_t._column(REALDATA / "heartpy" / f"{record}.csv")
-        reference = pk_t._column(REALDATA / "heartpy" / f"{record}_ann.csv")
-        found = detect.ecg_beats(signal, pk_t.NST_FS)
-        a = detect.beat_agreement(
-            found.index / pk_t.NST_FS, reference / pk_t.NST_FS, pk_t.ECG_TOLERANCE_S
-        )
+        a = ref_beats.nst_agreement(REALDATA, record)
         note = " (not tested: 0 dB SNR)" if record == "118e00" else ""
         rows.append(_agreement_row(f"MIT-BIH NST {record} ECG vs annotations{note}", a, ecg_tol_ms))
-
-    path = REALDATA / "flirt" / "holter" / "holter.ecg"
-    header = ishne.read_header(path)
-    n = int(600 * header.fs)
-    found = detect.ecg_beats(ishne.lead_samples(path, header)[:n], header.fs)
-    reference = pk_t._holter_reference_s(REALDATA / "flirt" / "holter" / "holter.txt")
-    reference = reference[reference < 600.0]
-    detected = found.index / header.fs
-    detected = detected[detected >= reference[0] - pk_t.ECG_TOLERANCE_S]
-    a = detect.beat_agreement(detected, reference, pk_t.ECG_TOLERANCE_S)
+    a = ref_beats.holter_agreement(REALDATA)
     rows.append(_agreement_row("ISHNE Holter lead 1 vs annotations, first 10 min", a, ecg_tol_ms))
-
-    path = REALDATA / "polar_h10_ecg_detectPVC" / "polar_h10.csv"
-    device = polar_h10.parse(path).frames["beats"].filter(pl.col("origin") == "rr")
-    device_s = device["t_utc"].dt.epoch("us").to_numpy() / 1e6
-    samples = pl.read_csv(path, columns=["time_ns", "ecg_mV"])
-    time_s = samples["time_ns"].to_numpy() / 1e9
-    fs = 1.0 / float(np.median(np.diff(time_s)))
-    found = detect.ecg_beats(samples["ecg_mV"].to_numpy(), fs)
-    ecg_s = time_s[found.index]
-    a = detect.beat_agreement(ecg_s, device_s, pk_t.ECG_TOLERANCE_S)
+    a, rr_error = ref_beats.polar_h10_ecg_vs_device(REALDATA)
     rows.append(_agreement_row("Polar H10 ECG (130 Hz) vs the strap's RR beats", a, ecg_tol_ms))
-    rr_error = pk_t._rr_differences_ms(ecg_s, device_s, device["rr_ms"].to_numpy())
 
     # E4: beats from BVP vs the device's IBI beats (test_e4_fit_real.py, test_peaks_real.py).
+    ibi_tol_ms = ref_beats.IBI_TOLERANCE_S * 1000
     e4_rows = []
-    for name, folder, start, limit in (
+    for name, folder, start, span_s in (
         (
             "E4 S01 (stress_predict_e4), adapter beats (foot)",
             REALDATA / "stress_predict_e4" / "S01",
-            e4_t.S01_START,
+            ref_beats.S01_START,
             None,
         ),
         (
             "E4 flirt, BVP span (first 156 s), adapter beats (foot)",
             REALDATA / "flirt" / "empatica",
-            e4_t.FLIRT_START,
-            156.2,
+            ref_beats.FLIRT_START,
+            ref_beats.FLIRT_BVP_S,
         ),
     ):
-        ibi = e4_t._parsed(folder / "IBI.csv")[1].frames["beats"]
-        bvp = e4_t._parsed(folder / "BVP.csv")[1].frames["beats"]
-        ref_s = e4_t._seconds_after(ibi["t_utc"], start)
-        if limit is not None:
-            ref_s = ref_s[ref_s < limit]
-        a = detect.beat_agreement(
-            e4_t._seconds_after(bvp["t_utc"], start), ref_s, pk_t.IBI_TOLERANCE_S
-        )
-        e4_rows.append(_agreement_row(name, a, pk_t.IBI_TOLERANCE_S * 1000))
-    signal, fs_e4, ibi_s = pk_t._e4_bvp_and_ibi_s(REALDATA / "stress_predict_e4" / "S01")
+        ibi = ref_beats.parsed(folder / "IBI.csv")[1].frames["beats"]
+        bvp = ref_beats.parsed(folder / "BVP.csv")[1].frames["beats"]
+        a = ref_beats.ibi_agreement(bvp, ibi, start, span_s)
+        e4_rows.append(_agreement_row(name, a, ibi_tol_ms))
     for fiducial in detect.PPG_FIDUCIALS:
-        found = detect.ppg_beats(signal, fs_e4, fiducial)
-        a = detect.beat_agreement(found.index / fs_e4, ibi_s, pk_t.IBI_TOLERANCE_S)
+        a = ref_beats.e4_pulse_agreement(REALDATA / "stress_predict_e4" / "S01", fiducial)
         e4_rows.append(
-            _agreement_row(
-                f"E4 S01, every detected pulse, fiducial `{fiducial}`",
-                a,
-                pk_t.IBI_TOLERANCE_S * 1000,
-            )
+            _agreement_row(f"E4 S01, every detected pulse, fiducial `{fiducial}`", a, ibi_tol_ms)
         )
 
     hr_pairs = []
-    frame = pl.read_csv(REALDATA / "heartpy" / "data2.csv")
-    timer_ms = frame["timer"].to_numpy()
-    fs2 = timer_ms.size / (timer_ms[-1] - timer_ms[0]) * 1000.0
-    found = detect.ppg_beats(frame["hr"].to_numpy().astype(np.float64), fs2)
-    hr_pairs.append(("data2.csv mean HR (bpm)", 62.376, pk_t._mean_ok_hr_bpm(found, fs2)))
-    frame = pl.read_csv(REALDATA / "heartpy" / "data3.csv")
-    found = detect.ppg_beats(frame["hr"].to_numpy().astype(np.float64), 100.42)
-    segment_bpm = [100.0, 96.8, 97.2, 97.9, 96.7, 96.8, 96.8, 95.0, 92.9, 96.7, 99.2]
+    found, fs = ref_beats.heartpy_ppg_beats(REALDATA, "data2.csv")
+    hr_pairs.append(
+        (
+            "data2.csv mean HR (bpm)",
+            ref_beats.HEARTPY_DATA2_BPM,
+            ref_beats.mean_ok_hr_bpm(found, fs),
+        )
+    )
+    found, fs = ref_beats.heartpy_ppg_beats(REALDATA, "data3.csv")
     hr_pairs.append(
         (
             "data3.csv mean HR, mean of segments (bpm)",
-            float(np.mean(segment_bpm)),
-            pk_t._mean_ok_hr_bpm(found, 100.42),
+            float(np.mean(ref_beats.HEARTPY_DATA3_SEGMENT_BPM)),
+            ref_beats.mean_ok_hr_bpm(found, fs),
         )
     )
-    first5 = detect.ppg_beats(pk_t._column(REALDATA / "heartpy" / "data.csv"), 100.0).index[:5]
+    first5 = ref_beats.heartpy_ppg_beats(REALDATA, "data.csv")[0].index[:5]
     header_row = (
         "recording",
         "tolerance (ms)",
@@ -606,7 +507,7 @@ def beats_section() -> list[str]:
         "### PPG heart rate against heartpy's documented results",
         "",
         f"`heartpy/data.csv`: first five peaks {first5.tolist()} (heartpy doctest: "
-        "[63, 165, 264, 360, 460]).",
+        f"{ref_beats.HEARTPY_DATA_FIRST_PEAKS}).",
         "",
         *_table(VALUE_HEADER, _value_rows(hr_pairs)),
     ]
@@ -627,7 +528,7 @@ SECTIONS = (
 
 def build() -> str:
     if not REALDATA.is_dir():
-        raise SystemExit(f"real recordings not found at {REALDATA} (../shared/realdata)")
+        raise SystemExit(MISSING)
     versions = ", ".join(
         f"{name} {version(name)}"
         for name in ("tearsignals", "numpy", "polars", "heartpy", "scipy", "wfdb")
@@ -637,13 +538,13 @@ def build() -> str:
         "",
         "<!-- generated by bench/validation_report.py; do not edit by hand -->",
         "",
-        "Generated by `.venv/bin/python bench/validation_report.py` (regenerate with that "
-        "command; it reads the recordings in `../shared/realdata` beside the checkout).",
+        "Generated by `bench/validation_report.py` (regenerate with `make validation`; it "
+        "reads the recordings in `../shared/realdata` beside the checkout).",
         "",
         f"- Generated: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
         f"- Python {sys.version.split()[0]}; {versions}",
-        "- Every comparison is a golden test in `tests/golden/`; the recipes are imported "
-        "from those modules. Errors: absolute = |tearsignals - reference|, relative = "
+        "- Every comparison is a golden test in `tests/golden/`; the recipes are the "
+        "functions of `tests/support` those tests assert on. Errors: absolute = |tearsignals - reference|, relative = "
         "absolute / |reference| (windows with a zero reference and zero error count as 0).",
         "",
     ]

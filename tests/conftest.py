@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.realdata import MISSING, REALDATA
+
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
-
-REALDATA = Path(__file__).resolve().parents[1].parent / "shared" / "realdata"
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +32,5 @@ def prefect_harness() -> Iterator[None]:
 def realdata() -> Path:
     """The real recordings beside the checkout; missing means a broken CI layout, not a skip."""
     if not REALDATA.is_dir():
-        pytest.fail(
-            f"real recordings not found at {REALDATA} (../shared/realdata beside the checkout)"
-        )
+        pytest.fail(MISSING)
     return REALDATA

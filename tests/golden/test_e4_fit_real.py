@@ -8,29 +8,26 @@ Reference values are the counts and times in ``../shared/realdata/README.md``
 from __future__ import annotations
 
 import shutil
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import fitdecode
-import numpy as np
 import polars as pl
 import pytest
 
 from tearsignals import pipeline
-from tearsignals.beats.detect import beat_agreement
 from tearsignals.config import AnalysisConfig
 from tearsignals.errors import InputError
 from tearsignals.ingest import adapters, files
 from tearsignals.ingest.adapters import empatica
 from tearsignals.lake import store
+from tests.support import beat_references as ref_beats
+from tests.support.beat_references import FLIRT_START, S01_START
 
 pytestmark = pytest.mark.golden
 
-S01_START = datetime(2022, 2, 7, 9, 27, 41, tzinfo=UTC)
 S01_TAGS = ["09:29:00", "09:33:55", "09:38:27", "09:44:52", "09:54:17", "09:59:51",
             "10:02:13", "10:07:26", "10:11:24", "10:21:46"]  # fmt: skip
-FLIRT_START = datetime(2019, 6, 11, 19, 3, 45, tzinfo=UTC)
-IBI_TOLERANCE_S = 0.15
 PDT = timedelta(hours=-7)
 
 
@@ -38,53 +35,44 @@ def _s01(clock: str) -> datetime:
     return datetime.fromisoformat(f"2022-02-07T{clock}+00:00")
 
 
-def _parsed(path: Path) -> tuple[str, adapters.Parsed]:
-    adapter, parsed = adapters.parse_file(path)
-    return adapter.name, parsed
-
-
-def _seconds_after(times: pl.Series, start: datetime) -> np.ndarray:
-    return (times - start).dt.total_microseconds().to_numpy() / 1e6
-
-
 # --- Empatica E4 ---------------------------------------------------------------------
 
 
 def test_s01_ibi_hr_and_tags(realdata: Path) -> None:
     folder = realdata / "stress_predict_e4" / "S01"
-    name, ibi = _parsed(folder / "IBI.csv")
+    name, ibi = ref_beats.parsed(folder / "IBI.csv")
     beats = ibi.frames["beats"]
     assert name == "e4_ibi" and beats.height == 1260 and ibi.rejects.is_empty()
     assert beats.schema["t_utc"] == pl.Datetime("us", "UTC")
     assert beats["t_utc"][0] == S01_START + timedelta(seconds=35.484375)  # first IBI row
-    assert (_seconds_after(beats["t_utc"], S01_START) < 3261).all()  # inside the BVP span
-    hr = _parsed(folder / "HR.csv")[1].frames["heart_rate"]
+    assert (ref_beats.seconds_after(beats["t_utc"], S01_START) < 3261).all()  # inside the BVP span
+    hr = ref_beats.parsed(folder / "HR.csv")[1].frames["heart_rate"]
     assert hr.height == 3250 and hr["t_utc"][0] == S01_START + timedelta(seconds=10)
     assert hr["t_utc"].diff().drop_nulls().unique().to_list() == [timedelta(seconds=1)]
-    episodes = _parsed(folder / "tags_S01.csv")[1].frames["episodes"]
+    episodes = ref_beats.parsed(folder / "tags_S01.csv")[1].frames["episodes"]
     assert episodes["start_utc"].to_list() == [_s01(t) for t in S01_TAGS[0::2]]
     assert episodes["end_utc"].to_list() == [_s01(t) for t in S01_TAGS[1::2]]
 
 
 def test_s02_decimal_headers_and_odd_tag_count(realdata: Path) -> None:
     folder = realdata / "stress_predict_e4" / "S02_partial"
-    assert _parsed(folder / "IBI.csv")[1].frames["beats"].height == 360
-    hr = _parsed(folder / "HR.csv")[1].frames["heart_rate"]
+    assert ref_beats.parsed(folder / "IBI.csv")[1].frames["beats"].height == 360
+    hr = ref_beats.parsed(folder / "HR.csv")[1].frames["heart_rate"]
     assert hr.height == 3555 and hr["t_utc"][0] == _s01("09:53:04")
-    episodes = _parsed(folder / "tags_S02.csv")[1].frames["episodes"]
+    episodes = ref_beats.parsed(folder / "tags_S02.csv")[1].frames["episodes"]
     durations = (episodes["end_utc"] - episodes["start_utc"]).dt.total_seconds().to_list()
     assert episodes.height == 5 and durations[-1] == empatica.SINGLE_TAG_S  # 9 tags: 4 pairs + 1
 
 
 def test_flirt_session_files(realdata: Path) -> None:
     folder = realdata / "flirt" / "empatica"
-    ibi = _parsed(folder / "IBI.csv")[1].frames["beats"]
-    offsets = _seconds_after(ibi["t_utc"], FLIRT_START)
+    ibi = ref_beats.parsed(folder / "IBI.csv")[1].frames["beats"]
+    offsets = ref_beats.seconds_after(ibi["t_utc"], FLIRT_START)
     assert ibi.height == 4999 and round(offsets[0], 1) == 83.5 and round(offsets[-1]) == 8934
-    hr = _parsed(folder / "HR.csv")[1].frames["heart_rate"]
+    hr = ref_beats.parsed(folder / "HR.csv")[1].frames["heart_rate"]
     assert hr.height == 4998 and hr["t_utc"][0] == FLIRT_START + timedelta(seconds=10)
-    bvp = _parsed(folder / "BVP.csv")[1].frames["beats"]
-    assert bvp.height > 0 and (_seconds_after(bvp["t_utc"], FLIRT_START) <= 156.3).all()
+    bvp = ref_beats.parsed(folder / "BVP.csv")[1].frames["beats"]
+    assert bvp.height > 0 and (ref_beats.seconds_after(bvp["t_utc"], FLIRT_START) <= 156.3).all()
     with pytest.raises(InputError, match=r"^tags\.csv: empty file$"):
         adapters.parse_file(folder / "tags.csv")  # 0 bytes: no button presses
     for sensor in ("ACC", "EDA", "TEMP"):
@@ -96,18 +84,14 @@ def test_flirt_session_files(realdata: Path) -> None:
 
 @pytest.fixture(scope="module")
 def s01_bvp(realdata: Path) -> adapters.Parsed:
-    return _parsed(realdata / "stress_predict_e4" / "S01" / "BVP.csv")[1]
+    return ref_beats.parsed(realdata / "stress_predict_e4" / "S01" / "BVP.csv")[1]
 
 
 def test_s01_bvp_beats_agree_with_device_ibi(realdata: Path, s01_bvp: adapters.Parsed) -> None:
     """BVP beats at the pulse foot vs E4's own IBI beats (docs/validation.md has the numbers)."""
-    ibi = _parsed(realdata / "stress_predict_e4" / "S01" / "IBI.csv")[1].frames["beats"]
+    ibi = ref_beats.parsed(realdata / "stress_predict_e4" / "S01" / "IBI.csv")[1].frames["beats"]
     bvp = s01_bvp.frames["beats"]
-    agreement = beat_agreement(
-        _seconds_after(bvp["t_utc"], S01_START),
-        _seconds_after(ibi["t_utc"], S01_START),
-        IBI_TOLERANCE_S,
-    )
+    agreement = ref_beats.ibi_agreement(bvp, ibi, S01_START)
     assert agreement.n_reference == 1260
     assert agreement.sensitivity >= 0.90  # measured 0.910
     assert agreement.mean_abs_error_ms <= 1.0  # measured 0.10 ms: both mark the foot sample
@@ -124,12 +108,9 @@ def test_s01_bvp_beats_agree_with_device_ibi(realdata: Path, s01_bvp: adapters.P
 
 def test_flirt_bvp_ibi_overlap_is_the_first_156_s(realdata: Path) -> None:
     folder = realdata / "flirt" / "empatica"
-    ibi = _parsed(folder / "IBI.csv")[1].frames["beats"]
-    bvp = _parsed(folder / "BVP.csv")[1].frames["beats"]
-    reference = _seconds_after(ibi["t_utc"], FLIRT_START)
-    agreement = beat_agreement(
-        _seconds_after(bvp["t_utc"], FLIRT_START), reference[reference < 156.2], IBI_TOLERANCE_S
-    )
+    ibi = ref_beats.parsed(folder / "IBI.csv")[1].frames["beats"]
+    bvp = ref_beats.parsed(folder / "BVP.csv")[1].frames["beats"]
+    agreement = ref_beats.ibi_agreement(bvp, ibi, FLIRT_START, ref_beats.FLIRT_BVP_S)
     assert agreement.n_reference == 6  # E4 itself found 6 beats in the BVP span
     assert agreement.n_matched <= agreement.n_reference
 
@@ -177,7 +158,7 @@ def test_fit_counts_times_and_reference_records(
     last: str,
 ) -> None:
     path = realdata / "garmin_fit_fitparse" / f"{stem}.fit"
-    name, parsed = _parsed(path)
+    name, parsed = ref_beats.parsed(path)
     beats, hr = parsed.frames["beats"], parsed.frames["heart_rate"]
     assert name == "garmin_fit" and beats.height == n_rr and hr.height == n_records
     assert round(beats["rr_ms"].sum() / 1000, 1) == sum_rr_s

@@ -17,15 +17,15 @@ import polars as pl
 import pytest
 
 from tearsignals.errors import InputError
-from tearsignals.hrv.time_domain import time_domain
 from tearsignals.ingest import adapters, files
 from tearsignals.ingest.adapters import garmin_logger, hrv_logger, polar_hrm, rr_text
 from tearsignals.lake import store
+from tests.support import hrv_references as ref_hrv
 
 pytestmark = pytest.mark.golden
 
 HRM = Path("polar_hrm_rhenanbartels_hrv", "exercise_rri.hrm")
-HRV_LOGGER = Path("hrvlogger_koplenig")
+HRV_LOGGER = ref_hrv.HRV_LOGGER
 GARMIN = Path("flirt", "garmin")
 
 
@@ -119,11 +119,6 @@ def test_rr_text_without_start_is_refused(realdata: Path) -> None:
 # --- HRV Logger --------------------------------------------------------------------------------
 
 
-def _phone_times_ms(path: Path) -> np.ndarray:
-    raw = pl.read_csv(path, infer_schema=False).rename(lambda c: c.strip()).drop_nulls()
-    return raw["timestamp"].cast(pl.Int64).to_numpy()
-
-
 def test_hrv_logger_rr_338_beats_on_the_beat_clock(realdata: Path) -> None:
     path = realdata / HRV_LOGGER / "ot_m60_RRIntervals.csv"
     parsed = hrv_logger.parse(path)
@@ -136,7 +131,7 @@ def test_hrv_logger_rr_338_beats_on_the_beat_clock(realdata: Path) -> None:
     # every beat is exactly one interval after the previous one: succession is kept
     np.testing.assert_array_equal(np.diff(t_ms), beats["rr_ms"].to_numpy()[1:])
     # and the beat clock stays within the documented few seconds of the phone clock
-    assert np.abs(t_ms - _phone_times_ms(path)).max() <= 5000
+    assert np.abs(t_ms - ref_hrv.phone_times_ms(path)).max() <= 5000
 
 
 def test_hrv_logger_other_files(realdata: Path) -> None:
@@ -162,31 +157,11 @@ AGREEMENT = 1e-6
 AGREEMENT_WITH_APP_ARTIFACTS = 0.02
 
 
-def _app_windows(phone_ms: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Index ranges of the beats after the previous window end, up to this one."""
-    hi = np.searchsorted(phone_ms, ends, side="right").astype(np.int64)
-    return np.concatenate(([0], hi[:-1])).astype(np.int64), hi
-
-
 def test_our_metrics_match_the_apps_features_windows(realdata: Path) -> None:
-    folder = realdata / HRV_LOGGER
-    beats = hrv_logger.parse(folder / "ot_m60_RRIntervals.csv").frames["beats"]
-    rr = beats["rr_ms"].to_numpy()
-    phone_ms = _phone_times_ms(folder / "ot_m60_RRIntervals.csv")[beats["row_number"] - 1]
-    app = pl.read_csv(folder / "ot_m60_Features.csv").rename(lambda c: c.strip()).drop_nulls()
+    app, ours, converted = ref_hrv.hrv_logger_windows(realdata / HRV_LOGGER)
     assert app.height == 11
-    lo, hi = _app_windows(phone_ms, app["timestamp"].to_numpy())
-    pair = np.ones(rr.size, dtype=bool)
-    pair[0] = False
-    ours = time_domain(rr, np.ones(rr.size, dtype=bool), pair, lo, hi)
     n, n_d = ours["n_nn"], ours["n_pairs"]
     assert (n - 1 == n_d).all() and n.min() >= 20
-    converted = {
-        "AVNN": ours["mean_nn_ms"],
-        "SDNN": ours["sdnn_ms"] * np.sqrt((n - 1) / n),
-        "rMSSD": ours["rmssd_ms"] * np.sqrt(n_d / (n_d - 1)),
-        "HR": 60000.0 / ours["mean_nn_ms"],
-    }
     clean = (app["artifacts_removed"] == 0).to_numpy()
     assert clean.sum() == 10
     for name, values in converted.items():
