@@ -5,11 +5,11 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-# Scripts outside the test run (bench/) import the shared test helpers
+# Scripts outside the test run (bench/, the corpus report) import the shared test helpers
 # (tests/support) from the repository root; pytest finds them through pythonpath in pyproject.
 RUN_SCRIPT := PYTHONPATH=. $(BIN)/python
 
-.PHONY: install demo test test-all lint format bench docs validation clean
+.PHONY: install demo test test-all lint format bench docs validation corpus-report clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,9 @@ docs: $(STAMP)
 
 validation: $(STAMP)
 	$(RUN_SCRIPT) bench/validation_report.py
+
+corpus-report: $(STAMP)
+	$(RUN_SCRIPT) tests/corpus/report.py
 
 clean:
 	rm -rf $(VENV) data/demo .pytest_cache .mypy_cache .ruff_cache

@@ -1,6 +1,7 @@
 """Run the bad-input corpus and print the Markdown table for ``docs/reliability.md``.
 
-Usage: ``.venv/bin/python tests/corpus/report.py`` (from the repository root).
+Usage: ``PYTHONPATH=. .venv/bin/python tests/corpus/report.py`` (from the repository root,
+which holds the ``tests.support`` package), or ``make corpus-report``.
 Not a test: it runs each case once in a temporary folder and reports what it saw,
 including cases whose observed outcome differs from the expected one.
 """
@@ -8,28 +9,15 @@ including cases whose observed outcome differs from the expected one.
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
-import sys
 import tempfile
 from collections import Counter
 from pathlib import Path
 
-
-def _cases() -> object:
-    spec = importlib.util.spec_from_file_location(
-        "tearsignals_corpus_cases", Path(__file__).with_name("cases.py")
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+from tearsignals.lake import store
+from tests.support import corpus
 
 
 def main() -> int:
-    from tearsignals.lake import store
-
-    cases = _cases()
     silver = ("beats", "heart_rate", "episodes", "vendor_hrv")
     lines = [
         "| case | class | expected | observed | rows in | ok | quarantined | duplicate |",
@@ -39,15 +27,15 @@ def main() -> int:
     totals = Counter()
     lost = 0
     mismatches = []
-    for case in cases.CASES:  # type: ignore[attr-defined]
+    for case in corpus.CASES:
         with tempfile.TemporaryDirectory() as tmp:
             note = ""
             try:
-                result = cases.run_case(case, Path(tmp))  # type: ignore[attr-defined]
+                result = corpus.run_case(case, Path(tmp))
             except AssertionError:  # the case's own check failed: report what ingest did
                 note = ", check failed"
                 plain = dataclasses.replace(case, check=None)
-                result = cases.run_case(plain, Path(tmp) / "again")  # type: ignore[attr-defined]
+                result = corpus.run_case(plain, Path(tmp) / "again")
             log = store.read_table(result.lake, "_ingest_log")
             rows = tuple(
                 int(log[c].sum())
@@ -68,12 +56,12 @@ def main() -> int:
             + " |"
         )
     lines.append(
-        f"| **{len(cases.CASES)} cases** | | | | **{totals['in']:,}** | **{totals['ok']:,}** | "  # type: ignore[attr-defined]
+        f"| **{len(corpus.CASES)} cases** | | | | **{totals['in']:,}** | **{totals['ok']:,}** | "
         f"**{totals['q']:,}** | **{totals['dup']:,}** |"
     )
     print("\n".join(lines))
     print()
-    print(f"cases: {len(cases.CASES)}")  # type: ignore[attr-defined]
+    print(f"cases: {len(corpus.CASES)}")
     print("outcomes by kind: " + ", ".join(f"{k} {n}" for k, n in sorted(by_kind.items())))
     print(f"rows lost: {lost}")
     print(f"observed != expected: {', '.join(mismatches) or 'none'}")

@@ -1,14 +1,12 @@
-"""Bad-input corpus (issue 5): every crafted input ends in its documented outcome.
+"""Bad-input corpus: every crafted input ends in its documented outcome.
 
-For each case of ``cases.py`` the files are written into ``INBOX/S01/`` and ingested
+For each case of :mod:`tests.support.corpus` the files are written into ``INBOX/S01/`` and ingested
 one by one (then analysed where the case says so). Any exception fails the case; so
 does a case that takes longer than :data:`WALL_CLOCK_S`.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -17,32 +15,19 @@ import polars as pl
 import pytest
 
 from tearsignals.lake import store
+from tests.support import corpus
 
 WALL_CLOCK_S = 60.0
 SILVER = ("beats", "heart_rate", "episodes", "vendor_hrv")
 
 
-def _load_cases() -> Any:
-    name = "tearsignals_corpus_cases"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("cases.py"))
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-cases = _load_cases()
-
-
-def run_guarded(case: Any, root: Path) -> Any:
-    """``cases.run_case`` in a thread: re-raise its exception, fail if it outlives the guard."""
+def run_guarded(case: corpus.Case, root: Path) -> corpus.CaseResult:
+    """``corpus.run_case`` in a thread: re-raise its exception, fail if it outlives the guard."""
     box: dict[str, Any] = {}
 
     def target() -> None:
         try:
-            box["result"] = cases.run_case(case, root)
+            box["result"] = corpus.run_case(case, root)
         except BaseException as exc:  # handed to the test thread
             box["error"] = exc
 
@@ -61,21 +46,21 @@ def _params() -> list[Any]:
         pytest.param(c, id=c.name, marks=pytest.mark.xfail(strict=True, reason=c.known_bug))
         if c.known_bug
         else pytest.param(c, id=c.name)
-        for c in cases.CASES
+        for c in corpus.CASES
     ]
 
 
 def test_corpus_is_big_and_well_formed() -> None:
-    names = [c.name for c in cases.CASES]
+    names = [c.name for c in corpus.CASES]
     assert len(names) >= 30 and len(set(names)) == len(names)
-    for case in cases.CASES:
-        assert case.expect and set(case.expect) <= set(cases.KINDS), case.name
-    assert {c.outcome for c in cases.CASES} >= {"accepted", "quarantined", "rejected",
+    for case in corpus.CASES:
+        assert case.expect and set(case.expect) <= set(corpus.KINDS), case.name
+    assert {c.outcome for c in corpus.CASES} >= {"accepted", "quarantined", "rejected",
                                                   "unknown_format", "skipped"}  # fmt: skip
 
 
 @pytest.mark.parametrize("case", _params())
-def test_bad_input_has_its_documented_outcome(case: Any, tmp_path: Path) -> None:
+def test_bad_input_has_its_documented_outcome(case: corpus.Case, tmp_path: Path) -> None:
     result = run_guarded(case, tmp_path)
     observed = tuple(f.outcome for f in result.files)
     assert observed == case.expect, [(f.name, f.outcome, f.report) for f in result.files]
@@ -109,7 +94,7 @@ def test_bad_input_has_its_documented_outcome(case: Any, tmp_path: Path) -> None
 
 
 def test_a_renamed_copy_is_skipped_and_logged_once(tmp_path: Path) -> None:
-    case = next(c for c in cases.CASES if c.name == "duplicate_export_renamed")
+    case = next(c for c in corpus.CASES if c.name == "duplicate_export_renamed")
     result = run_guarded(case, tmp_path)
     assert [f.report is None for f in result.files] == [False, True]
     log = store.read_table(result.lake, "_ingest_log")

@@ -7,6 +7,7 @@
   ISHNE Holter, Polar H10, heartpy's examples, the Empatica E4's IBI).
 - :mod:`tests.support.artifact_references`: reference ectopic beats (MIT-BIH 105, Polar
   H10 bigeminy, NeuroKit2's Kubios labels, nsr001 sinus rhythm).
+- :mod:`tests.support.corpus`: the bad-input corpus cases.
 
 The golden tests assert on what these functions return, and ``bench/validation_report.py``
 tabulates the same values, so the report and the tests cannot drift apart.

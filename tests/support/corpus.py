@@ -1,4 +1,4 @@
-"""Bad-input corpus (issue 5): crafted inputs built in code, never committed as files.
+"""Bad-input corpus: crafted inputs built in code, never committed as files.
 
 Each :class:`Case` names the files to write into ``INBOX/S01/`` (in ingest order) and
 the outcome expected for each of them:
