@@ -44,6 +44,7 @@ def analyze_episodes(lake: str, config: AnalysisConfig = AnalysisConfig()) -> di
         n_rows = summarize_cohort(lake, config)
         pipeline.analysis_done(Path(lake), subjects)
         cohort = pipeline.read_cohort_summary(Path(lake))
-    create_markdown_artifact(report.cohort_markdown(cohort), key="cohort-summary")
+    markdown = report.cohort_markdown(cohort, config.windows.names())
+    create_markdown_artifact(markdown, key="cohort-summary")
     logger.info("cohort summary has %d rows", n_rows)
     return {"subjects": counts, "cohort_rows": n_rows, "params_hash": config.params_hash()}

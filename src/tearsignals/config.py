@@ -3,27 +3,69 @@
 from __future__ import annotations
 
 import hashlib
+import math
 from datetime import date
 from itertools import pairwise
-from typing import Literal
+from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-
-WINDOW_NAMES = ("baseline", "pre", "acute", "during", "post_0_20", "post_20_60", "post_60_90")
 
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+def minutes_text(minutes: float) -> str:
+    """A bound in minutes as it appears in a window name: whole numbers without a fraction.
+
+    Other values keep Python's shortest exact decimal, so distinct bounds give
+    distinct names; a negative bound keeps its sign.
+
+    >>> [minutes_text(m) for m in (0.0, 30.0, 22.5, -5.0, 7.25)]
+    ['0', '30', '22.5', '-5', '7.25']
+    """
+    return str(int(minutes)) if float(minutes).is_integer() else repr(float(minutes))
+
+
+def post_window_name(start_min: float, end_min: float) -> str:
+    """The name of the end-locked window ``[end + start_min, end + end_min)``.
+
+    >>> post_window_name(0, 20), post_window_name(0, 22.5)
+    ('post_0_20', 'post_0_22.5')
+    """
+    return f"post_{minutes_text(start_min)}_{minutes_text(end_min)}"
+
+
+class WindowSpan(NamedTuple):
+    """One analysis window: its name and bounds, each in minutes after an anchor."""
+
+    name: str
+    start_anchor: Literal["onset", "end"]
+    start_min: float
+    end_anchor: Literal["onset", "end"]
+    end_min: float
+
+
 class WindowConfig(_Frozen):
     """Window bounds in minutes. Onset-locked windows are relative to the episode
-    onset, end-locked post bins relative to its end (DESIGN.md, analysis definitions)."""
+    onset, end-locked post bins relative to its end (DESIGN.md, analysis definitions).
+
+    :meth:`spans` is the one list of the analysis windows, in order: ``baseline``,
+    ``pre``, ``acute``, ``during`` (onset to end), then one window per post bin,
+    named after its bounds by :func:`post_window_name` (``post_0_20`` spans the
+    first 20 minutes after the end; ``post_0_22.5`` the first 22.5). Post bins are
+    at least one, ordered by start (ties by end) and distinct.
+
+    >>> WindowConfig(post_bins_min=((0, 30), (30, 60), (60, 120))).names()[3:]
+    ('during', 'post_0_30', 'post_30_60', 'post_60_120')
+    """
 
     baseline_min: tuple[float, float] = (-10.0, -5.0)
     pre_min: tuple[float, float] = (-5.0, 0.0)
     acute_min: tuple[float, float] = (0.0, 4.0)
-    post_bins_min: tuple[tuple[float, float], ...] = ((0.0, 20.0), (20.0, 60.0), (60.0, 90.0))
+    post_bins_min: tuple[tuple[float, float], ...] = Field(
+        ((0.0, 20.0), (20.0, 60.0), (60.0, 90.0)), min_length=1
+    )
     n_controls: int = Field(3, ge=0, le=30)
     control_search_days: int = Field(14, ge=1, le=365)
     control_exclusion_h: float = Field(3.0, ge=0.0)
@@ -32,13 +74,40 @@ class WindowConfig(_Frozen):
     def _ordered(self) -> WindowConfig:
         spans = [self.baseline_min, self.pre_min, self.acute_min, *self.post_bins_min]
         for lo, hi in spans:
+            if not (math.isfinite(lo) and math.isfinite(hi)):
+                raise ValueError(f"window ({lo}, {hi}) needs finite bounds")
             if not lo < hi:
                 raise ValueError(f"window ({lo}, {hi}) must have start < end")
-        if len(self.post_bins_min) != 3:
-            raise ValueError(
-                "post_bins_min needs exactly three bins (post_0_20, post_20_60, post_60_90)"
-            )
+        if any(not a < b for a, b in pairwise(self.post_bins_min)):
+            raise ValueError("post bins must be distinct and ordered by start (then end)")
         return self
+
+    def spans(self) -> tuple[WindowSpan, ...]:
+        """Every analysis window in analysis order, with its anchored bounds."""
+        onset_locked = {"baseline": self.baseline_min, "pre": self.pre_min, "acute": self.acute_min}
+        return (
+            *(
+                WindowSpan(name, "onset", lo, "onset", hi)
+                for name, (lo, hi) in onset_locked.items()
+            ),
+            WindowSpan("during", "onset", 0.0, "end", 0.0),
+            *(
+                WindowSpan(post_window_name(lo, hi), "end", lo, "end", hi)
+                for lo, hi in self.post_bins_min
+            ),
+        )
+
+    def names(self) -> tuple[str, ...]:
+        """The window names in analysis order; the first, ``baseline``, is the reference.
+
+        >>> WindowConfig().names()
+        ('baseline', 'pre', 'acute', 'during', 'post_0_20', 'post_20_60', 'post_60_90')
+        """
+        return tuple(span.name for span in self.spans())
+
+    def effect_end_min(self) -> float:
+        """Minutes after the episode end that its effect span reaches (the latest post-bin end)."""
+        return max(hi for _, hi in self.post_bins_min)
 
 
 class CleaningConfig(_Frozen):
@@ -190,7 +259,10 @@ class StatsConfig(_Frozen):
 
     ``model_metrics`` x ``model_windows`` is the pre-declared family the mixed
     model covers (metrics absent from the shifts are skipped); the FDR
-    correction runs over it per shift kind and term.
+    correction runs over it per shift kind and term. ``model_windows=None``
+    (the default) means every window but ``baseline``
+    (:meth:`AnalysisConfig.family_windows`); named windows must be windows of
+    the analysis (:meth:`WindowConfig.names`), checked by :class:`AnalysisConfig`.
     """
 
     n_boot: int = Field(2000, ge=100)
@@ -204,7 +276,7 @@ class StatsConfig(_Frozen):
         "hf_ms2",
         "lf_hf",
     )
-    model_windows: tuple[str, ...] = WINDOW_NAMES[1:]
+    model_windows: tuple[str, ...] | None = None
     moderators: tuple[Literal["intensity", "context"], ...] = ("intensity", "context")
     model_min_subjects: int = Field(3, ge=2, description="fewer subjects: no model (method none)")
     min_context_episodes: int = Field(
@@ -213,10 +285,11 @@ class StatsConfig(_Frozen):
     timecourse: TimecourseConfig = TimecourseConfig()
 
     @model_validator(mode="after")
-    def _known_windows(self) -> StatsConfig:
-        unknown = sorted(set(self.model_windows) - set(WINDOW_NAMES[1:]))
-        if unknown:
-            raise ValueError(f"model_windows: unknown or baseline window(s) {unknown}")
+    def _no_baseline(self) -> StatsConfig:
+        if self.model_windows is not None and "baseline" in self.model_windows:
+            raise ValueError(
+                "model_windows: baseline is the reference of every shift, not a window of the family"
+            )
         return self
 
 
@@ -232,9 +305,32 @@ class AnalysisConfig(_Frozen):
     since: date | None = None
     until: date | None = None
 
+    @model_validator(mode="after")
+    def _model_windows_known(self) -> AnalysisConfig:
+        unknown = [w for w in self.family_windows() if w not in self.windows.names()]
+        if unknown:
+            raise ValueError(
+                f"stats.model_windows: {unknown} not among the windows {list(self.windows.names())}"
+            )
+        return self
+
+    def family_windows(self) -> tuple[str, ...]:
+        """The windows of the mixed model's family: ``stats.model_windows``, or all but baseline.
+
+        >>> AnalysisConfig().family_windows()[:2]
+        ('pre', 'acute')
+        """
+        chosen = self.stats.model_windows
+        return chosen if chosen is not None else self.windows.names()[1:]
+
+    def hashed_parameters(self) -> dict[str, Any]:
+        """The parameters that change numbers (not the subject/date selection), as JSON types."""
+        return self.model_dump(mode="json", include=set(_HASHED))
+
     def params_hash(self) -> str:
-        """Hash of the parameters that change numbers (not the subject/date selection)."""
-        payload = self.model_dump_json(
-            include={"windows", "cleaning", "quality", "frequency", "stats"}
-        )
+        """Hash of :meth:`hashed_parameters`: 16 hex digits of a SHA-256."""
+        payload = self.model_dump_json(include=set(_HASHED))
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+_HASHED = ("windows", "cleaning", "quality", "frequency", "stats")

@@ -65,8 +65,8 @@ def analyze_subject(lake: Path, subject_id: str, cfg: AnalysisConfig) -> dict[st
     spec = windows.episode_windows_spec(all_episodes, cfg.windows, hours)
     spec = spec.filter(pl.col("episode_id").is_in(chosen.implode()))
     window_rows = window_metrics.episode_window_metrics(beats, heart_rate, spec, cfg, params)
-    shift_rows = shifts.episode_shifts(window_rows, params)
-    summary = summaries.subject_summary(shift_rows, cfg.stats, params)
+    shift_rows = shifts.episode_shifts(window_rows, cfg.windows.names(), params)
+    summary = summaries.subject_summary(shift_rows, cfg, params)
     course = timecourse.episode_timecourse(beats, heart_rate, window_rows, cfg, params)
     outputs = {
         "episode_windows": window_rows,
@@ -83,11 +83,11 @@ def summarize_cohort(lake: Path, cfg: AnalysisConfig) -> pl.DataFrame:
     """Rebuild the cohort summary from every subject's shifts made with these parameters."""
     params = cfg.params_hash()
     shift_rows = store.read_table(lake, "episode_shifts").filter(pl.col("params_hash") == params)
-    cohort = summaries.cohort_summary(shift_rows, cfg.stats, params)
+    cohort = summaries.cohort_summary(shift_rows, cfg, params)
     store.write_unpartitioned(lake, "cohort_summary", cohort)
     # Mixed model (episodes joined for the moderators) and the time-course average.
     episodes = store.scan_committed(lake, "episodes").collect()
-    model = mixed_model.cohort_model(shift_rows, episodes, cfg.stats, params)
+    model = mixed_model.cohort_model(shift_rows, episodes, cfg, params)
     store.write_unpartitioned(lake, "cohort_model", model)
     course = store.read_table(lake, "episode_timecourse").filter(pl.col("params_hash") == params)
     averaged = cohort_timecourse.cohort_timecourse(course, params)

@@ -38,6 +38,7 @@ def _run_main(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int,
             "unknown time zone",
         ),
         (["analyze", "--lake", ".", "--baseline=-5,-10"], "start < end"),
+        (["analyze", "--lake", ".", "--post-bins", "30:60;0:30"], "ordered by start"),
     ],
 )
 def test_bad_input_exits_1_with_one_line(

@@ -127,7 +127,9 @@ def cohort_shifts(cohort: Cohort) -> pl.DataFrame:
     # Every synthetic day is recorded at the same clock hours: no data-hours check needed.
     spec = windows.episode_windows_spec(cohort.episodes, CFG.windows)
     rows = window_metrics.episode_window_metrics(cohort.beats, cohort.heart_rate, spec, CFG, "sim")
-    return shifts.episode_shifts(rows, "sim").filter(pl.col("metric").is_in(METRICS))
+    return shifts.episode_shifts(rows, CFG.windows.names(), "sim").filter(
+        pl.col("metric").is_in(METRICS)
+    )
 
 
 def with_subject_offsets(shifts: pl.DataFrame, seed: int) -> pl.DataFrame:
@@ -148,11 +150,11 @@ def cohort_estimates(shifts: pl.DataFrame) -> pl.DataFrame:
     """Per metric x window x kind: bootstrap CI and t-test p (cohort_summary) beside the
     mixed model's intercept CI and p (cohort_model)."""
     keys = ["metric", "window", "shift_kind"]
-    boot = summaries.cohort_summary(shifts, CFG.stats, "sim").select(
+    boot = summaries.cohort_summary(shifts, CFG, "sim").select(
         *keys, "mean_shift", "ci_low", "ci_high", "p_value", "n_subjects"
     )
     model = (
-        mixed_model.cohort_model(shifts, None, CFG.stats, "sim")
+        mixed_model.cohort_model(shifts, None, CFG, "sim")
         .filter(pl.col("term") == "intercept")
         .select(
             *keys,

@@ -9,7 +9,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from scipy import stats as sps
 
-from tearsignals.config import StatsConfig
+from tearsignals.config import AnalysisConfig, StatsConfig
 from tearsignals.contract import schema
 from tearsignals.stats import mixed_model
 from tearsignals.stats.mixed_model import bh_qvalues
@@ -20,7 +20,7 @@ from tearsignals.stats.summaries import (
     subject_summary,
 )
 
-CFG = StatsConfig(n_boot=200, seed=3)
+CFG = AnalysisConfig(stats=StatsConfig(n_boot=200, seed=3))
 REASONS = ("no data in window", "poor quality window", "poor quality baseline")
 shift_values = st.floats(-500.0, 500.0, allow_nan=False, allow_infinity=False)
 

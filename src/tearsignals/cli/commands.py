@@ -89,7 +89,7 @@ def analyze(lake: Path, config: AnalysisConfig, key_file: Path | None = None) ->
         if unknown:
             raise InputError(f"no episodes in the lake for subject(s): {', '.join(unknown)}")
     analyze_episodes(lake=str(lake), config=config)
-    print(report.cohort_text(pipeline.read_cohort_summary(lake)))
+    print(report.cohort_text(pipeline.read_cohort_summary(lake), config.windows.names()))
     print(f"lake: {lake}")
     return 0
 
@@ -116,10 +116,11 @@ def demo(lake: Path, cfg: SynthConfig) -> int:
     print("[2/3] nightly-ingest flow")
     _print_ingest(nightly_ingest(inbox=str(inbox), lake=str(lake), analyze=False))
     print("[3/3] analyze-episodes flow")
-    analyze_episodes(lake=str(lake), config=AnalysisConfig())
+    analysis = AnalysisConfig()
+    analyze_episodes(lake=str(lake), config=analysis)
     cohort = pipeline.read_cohort_summary(lake)
     print("\nCohort shifts vs baseline, control-adjusted (hierarchical bootstrap 95% CI):")
-    print(report.cohort_text(cohort, cfg.effect.expected_shifts()))
+    print(report.cohort_text(cohort, analysis.windows.names(), cfg.effect.expected_shifts()))
     print(f"\nfinished in {time.perf_counter() - started:.0f} s")
     print(f"inputs:  {inbox}")
     print(f"lake:    {lake}")

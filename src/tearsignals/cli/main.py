@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ValidationError
 
-from tearsignals.config import AnalysisConfig, StatsConfig, WindowConfig
+from tearsignals.config import AnalysisConfig, StatsConfig, WindowConfig, minutes_text
 from tearsignals.errors import InputError
 
 
@@ -43,6 +43,15 @@ def _bins(text: str) -> tuple[tuple[float, float], ...]:
     return tuple(_span(part.replace(":", ",")) for part in text.split(";"))
 
 
+def _bins_text(bins: Sequence[tuple[float, float]]) -> str:
+    """Post bins as ``--post-bins`` takes them, bounds written as in their window names.
+
+    >>> _bins_text([(0.0, 20.0), (20.0, 22.5)])
+    '0:20;20:22.5'
+    """
+    return ";".join(f"{minutes_text(lo)}:{minutes_text(hi)}" for lo, hi in bins)
+
+
 def _window_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("window options (minutes)")
     g.add_argument(
@@ -57,8 +66,9 @@ def _window_options(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--post-bins",
         type=_bins,
-        metavar="A:B;C:D;E:F",
-        help="relative to end (default 0:20;20:60;60:90)",
+        metavar="A:B;C:D;...",
+        help="one or more bins relative to the end, each named post_A_B (default "
+        f"{_bins_text(WindowConfig().post_bins_min)})",
     )
     g.add_argument(
         "--controls", type=int, metavar="K", help="matched control days per episode (default 3)"

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import polars as pl
 
-from tearsignals.config import WINDOW_NAMES
 from tearsignals.contract import schema
 from tearsignals.episodes.window_metrics import SHIFT_METRICS
 from tearsignals.episodes.windows import OVERLAP_REASON, SPEC_KEY
@@ -84,7 +85,9 @@ def shifts_vs_baseline(windows: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def episode_shifts(windows: pl.DataFrame, params_hash: str) -> pl.DataFrame:
+def episode_shifts(
+    windows: pl.DataFrame, window_names: Sequence[str], params_hash: str
+) -> pl.DataFrame:
     """The ``episode_shifts`` table from an ``episode_windows`` frame.
 
     For every episode, non-baseline window and metric in ``SHIFT_METRICS``: the
@@ -93,6 +96,7 @@ def episode_shifts(windows: pl.DataFrame, params_hash: str) -> pl.DataFrame:
     ``adjusted_shift = shift - control_shift_mean`` (null without a control).
     A shift is null when either window is ``none``/``poor`` or a value is
     null; ``excluded_reason`` names the first cause (``SHIFT_EXCLUSIONS``).
+    Rows are in ``window_names`` order (the run's ``WindowConfig.names()``).
     """
     pairs = shifts_vs_baseline(windows)
     key = ["subject_id", "episode_id", "window", "metric"]
@@ -115,7 +119,7 @@ def episode_shifts(windows: pl.DataFrame, params_hash: str) -> pl.DataFrame:
         .sort(
             "subject_id",
             "episode_id",
-            pl.col("window").cast(pl.Enum(WINDOW_NAMES)),
+            pl.col("window").cast(pl.Enum(window_names)),
             pl.col("metric").cast(pl.Enum(SHIFT_METRICS)),
         )
     )

@@ -14,7 +14,7 @@ double-counted"):
   smallest id). The others get no rows of their own; :func:`analysis_units`
   lists them in ``merged_episode_ids`` for reporting.
 - **Flag.** After merging, a unit's window that intersects another unit's
-  *effect span* ``[onset + pre start, end + last post-bin end)`` (defaults:
+  *effect span* ``[onset + pre start, end + latest post-bin end)`` (defaults:
   5 min before onset to 90 min after the end) carries
   ``flag_reason = OVERLAP_REASON``. The analysis downgrades such windows to
   ``poor`` so shifts and summaries exclude them.
@@ -55,12 +55,11 @@ from __future__ import annotations
 
 import polars as pl
 
-from tearsignals.config import WINDOW_NAMES, WindowConfig
+from tearsignals.config import WindowConfig
 from tearsignals.timebase import minutes_us
 
 OVERLAP_REASON = "another episode within window"
 
-_ONSET_LOCKED = ("baseline", "pre", "acute")
 SPEC_KEY = ["subject_id", "episode_id", "role", "control_day_offset"]
 SPEC_COLUMNS = (
     *SPEC_KEY,
@@ -72,23 +71,13 @@ SPEC_COLUMNS = (
 
 
 def window_definitions(cfg: WindowConfig) -> pl.DataFrame:
-    """One row per window name: which anchor (onset or end) each bound is relative to.
+    """One row per window of :meth:`WindowConfig.spans`, in order: each bound's anchor and offset.
 
     Offsets are integer microseconds; ``during`` runs from the onset to the end.
     """
-    post = dict(zip(WINDOW_NAMES[4:], cfg.post_bins_min, strict=True))
     rows = [
-        (
-            "baseline",
-            "onset",
-            minutes_us(cfg.baseline_min[0]),
-            "onset",
-            minutes_us(cfg.baseline_min[1]),
-        ),
-        ("pre", "onset", minutes_us(cfg.pre_min[0]), "onset", minutes_us(cfg.pre_min[1])),
-        ("acute", "onset", minutes_us(cfg.acute_min[0]), "onset", minutes_us(cfg.acute_min[1])),
-        ("during", "onset", 0, "end", 0),
-        *((name, "end", minutes_us(lo), "end", minutes_us(hi)) for name, (lo, hi) in post.items()),
+        (s.name, s.start_anchor, minutes_us(s.start_min), s.end_anchor, minutes_us(s.end_min))
+        for s in cfg.spans()
     ]
     return pl.DataFrame(
         rows,
@@ -101,6 +90,11 @@ def window_definitions(cfg: WindowConfig) -> pl.DataFrame:
         },
         orient="row",
     ).with_row_index("window_order")
+
+
+def onset_locked_names(cfg: WindowConfig) -> tuple[str, ...]:
+    """The windows with both bounds relative to the onset (``baseline``, ``pre``, ``acute``)."""
+    return tuple(s.name for s in cfg.spans() if s.start_anchor == s.end_anchor == "onset")
 
 
 def analysis_units(episodes: pl.DataFrame) -> pl.DataFrame:
@@ -163,14 +157,14 @@ def overlapping_keys(
 ) -> pl.DataFrame:
     """Distinct ``key`` rows of ``frame`` (windows or bins with ``subject_id``,
     ``episode_id``, ``window_start_utc``, ``window_end_utc``) that meet another
-    unit's effect span ``[onset + pre start, end + last post-bin end)``."""
+    unit's effect span ``[onset + pre start, end + latest post-bin end)``."""
     effect = units.select(
         "subject_id",
         pl.col("episode_id").alias("other_id"),
         (pl.col("onset_utc") + pl.duration(microseconds=minutes_us(cfg.pre_min[0]))).alias(
             "eff_start"
         ),
-        (pl.col("end_utc") + pl.duration(microseconds=minutes_us(cfg.post_bins_min[-1][1]))).alias(
+        (pl.col("end_utc") + pl.duration(microseconds=minutes_us(cfg.effect_end_min()))).alias(
             "eff_end"
         ),
     )
@@ -314,7 +308,7 @@ def control_anchors(
     windows = windows_from_anchors(candidates, cfg)
     usable = _free_of_episodes(_spans(windows), units, cfg.control_exclusion_h).select(key)
     if data_hours is not None:
-        usable = _with_data(_spans(windows, _ONSET_LOCKED), data_hours).join(
+        usable = _with_data(_spans(windows, onset_locked_names(cfg)), data_hours).join(
             usable, on=key, how="semi"
         )
     return (

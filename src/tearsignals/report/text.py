@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import polars as pl
-
-from tearsignals.config import WINDOW_NAMES
 
 KEY_METRICS = ("mean_hr_bpm", "rmssd_ms", "ln_rmssd", "sdnn_ms")
 
@@ -17,17 +15,21 @@ def _fmt(x: float | None, digits: int = 3) -> str:
 
 def cohort_rows(
     cohort: pl.DataFrame,
+    window_names: Sequence[str],
     planted: Mapping[tuple[str, str], float] | None = None,
     metrics: tuple[str, ...] = KEY_METRICS,
     shift_kind: str = "adjusted",
 ) -> pl.DataFrame:
-    """The cohort summary for ``metrics`` in window order, with the planted effect beside it.
+    """The cohort summary for ``metrics`` in ``window_names`` order, with the planted effect.
+
+    ``window_names`` is the run's ``WindowConfig.names()`` (as stored in its
+    ``_analysis_params`` file); windows not among them come last.
 
     ``planted`` maps (metric, window) to the effect put into synthetic data;
     pairs not in it get null: the generator's physiology moves some of them
     too (e.g. faster beats during an episode lower RMSSD), so 0 is no truth.
     """
-    order = {w: i for i, w in enumerate(WINDOW_NAMES)}
+    order = {w: i for i, w in enumerate(window_names)}
     rows = cohort.filter(pl.col("metric").is_in(metrics) & (pl.col("shift_kind") == shift_kind))
     rows = rows.with_columns(
         pl.col("window").replace_strict(order, default=len(order)).alias("_w"),
@@ -49,12 +51,15 @@ def cohort_rows(
 
 
 def cohort_text(
-    cohort: pl.DataFrame, planted: Mapping[tuple[str, str], float] | None = None
+    cohort: pl.DataFrame,
+    window_names: Sequence[str],
+    planted: Mapping[tuple[str, str], float] | None = None,
 ) -> str:
     """Fixed-width table: metric, window, n, mean shift, 95% CI, p, planted effect."""
-    rows = cohort_rows(cohort, planted)
+    rows = cohort_rows(cohort, window_names, planted)
+    w = max([11, *map(len, window_names)])
     header = (
-        f"{'metric':<12} {'window':<11} {'subj':>4} {'ep':>4} {'shift':>9} {'95% CI':>21} {'p':>7}"
+        f"{'metric':<12} {'window':<{w}} {'subj':>4} {'ep':>4} {'shift':>9} {'95% CI':>21} {'p':>7}"
     )
     if planted is not None:
         header += f" {'planted':>8} {'in CI':>5}"
@@ -63,7 +68,7 @@ def cohort_text(
         ci = f"[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]"
         p = "—" if r["p_value"] is None else f"{r['p_value']:.3f}"
         line = (
-            f"{r['metric']:<12} {r['window']:<11} {r['n_subjects']:>4} {r['n_episodes']:>4} "
+            f"{r['metric']:<12} {r['window']:<{w}} {r['n_subjects']:>4} {r['n_episodes']:>4} "
             f"{_fmt(r['mean_shift']):>9} {ci:>21} {p:>7}"
         )
         if planted is not None:
@@ -74,9 +79,9 @@ def cohort_text(
     return "\n".join(lines)
 
 
-def cohort_markdown(cohort: pl.DataFrame) -> str:
+def cohort_markdown(cohort: pl.DataFrame, window_names: Sequence[str]) -> str:
     """Markdown version for the Prefect artifact."""
-    rows = cohort_rows(cohort)
+    rows = cohort_rows(cohort, window_names)
     out = [
         "# Cohort shifts (control-adjusted)",
         "",

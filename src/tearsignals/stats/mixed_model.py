@@ -1,6 +1,7 @@
 """Cohort shifts as a linear mixed model: episodes nested in subjects.
 
-One model per pre-declared window x metric (``StatsConfig.model_windows`` x
+One model per pre-declared window x metric (``AnalysisConfig.family_windows()``:
+``StatsConfig.model_windows``, by default every window but baseline, x
 ``model_metrics``; metrics absent from the shifts are skipped) and shift kind
 (``raw`` = ``shift``, ``adjusted`` = ``adjusted_shift``), a random intercept
 per subject fitted by REML::
@@ -84,7 +85,7 @@ import polars as pl
 from scipy import stats as sps
 
 from tearsignals.arrays import FloatArray, IntArray
-from tearsignals.config import StatsConfig
+from tearsignals.config import AnalysisConfig, StatsConfig
 from tearsignals.contract import schema
 from tearsignals.stats import summaries
 
@@ -443,15 +444,15 @@ def group_rows(frame: pl.DataFrame, cfg: StatsConfig) -> list[dict[str, object]]
 
 
 def _model_groups(
-    shifts: pl.DataFrame, episodes: pl.DataFrame | None, cfg: StatsConfig
+    shifts: pl.DataFrame, episodes: pl.DataFrame | None, cfg: AnalysisConfig
 ) -> Iterator[tuple[tuple[str, str, str], pl.DataFrame]]:
     """Each pre-declared group's rows (display order) with the episode covariates joined."""
+    windows = cfg.family_windows()
     long = summaries.kind_long(shifts).filter(
-        pl.col("metric").is_in(list(cfg.model_metrics))
-        & pl.col("window").is_in(list(cfg.model_windows))
+        pl.col("metric").is_in(list(cfg.stats.model_metrics)) & pl.col("window").is_in(windows)
     )
     covariates = ["intensity", "context"]
-    if episodes is not None and cfg.moderators:
+    if episodes is not None and cfg.stats.moderators:
         chosen = episodes.select("subject_id", "episode_id", *covariates).unique(
             ["subject_id", "episode_id"]
         )
@@ -463,7 +464,7 @@ def _model_groups(
     long = long.with_columns(
         pl.col("intensity").cast(pl.Float64), pl.col("context").cast(pl.String)
     )
-    keys = long.select(_KEYS).unique().sort(summaries.display_order(_KEYS))
+    keys = long.select(_KEYS).unique().sort(summaries.display_order(_KEYS, windows))
     parts = long.partition_by(_KEYS, as_dict=True)
     for key in keys.iter_rows():
         yield (str(key[0]), str(key[1]), str(key[2])), parts[key].sort("subject_id", "episode_id")
@@ -500,7 +501,7 @@ def with_q_values(table: pl.DataFrame) -> pl.DataFrame:
 
 
 def cohort_model(
-    shifts: pl.DataFrame, episodes: pl.DataFrame | None, cfg: StatsConfig, params_hash: str
+    shifts: pl.DataFrame, episodes: pl.DataFrame | None, cfg: AnalysisConfig, params_hash: str
 ) -> pl.DataFrame:
     """The ``cohort_model`` table from ``episode_shifts`` (all subjects) and ``episodes``.
 
@@ -512,7 +513,8 @@ def cohort_model(
         Canonical ``episodes`` rows (``subject_id, episode_id, intensity,
         context``) for the moderator model; ``None`` fits no moderators.
     cfg
-        The family (``model_metrics`` x ``model_windows``), moderators and limits.
+        The family (``cfg.stats.model_metrics`` x :meth:`AnalysisConfig.family_windows`),
+        moderators and limits (``cfg.stats``).
     params_hash
         Stored on every row.
 
@@ -524,7 +526,7 @@ def cohort_model(
     rows = [
         {"metric": m, "window": w, "shift_kind": k, **r}
         for (m, w, k), frame in _model_groups(shifts, episodes, cfg)
-        for r in group_rows(frame, cfg)
+        for r in group_rows(frame, cfg.stats)
     ]
     table = pl.DataFrame(rows, schema=_ROW_SCHEMA)
     numbers = [table[c].fill_null(np.nan).to_numpy() for c in ("estimate", "std_error", "df")]

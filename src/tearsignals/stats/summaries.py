@@ -51,12 +51,11 @@ import polars as pl
 from scipy import stats as sps
 
 from tearsignals.arrays import FloatArray
-from tearsignals.config import WINDOW_NAMES, StatsConfig
+from tearsignals.config import AnalysisConfig, StatsConfig
 from tearsignals.contract import schema
 from tearsignals.hrv import time_domain
 
 _KINDS = {"raw": "shift", "adjusted": "adjusted_shift"}
-_WINDOW_ORDER = {name: i for i, name in enumerate(WINDOW_NAMES)}
 _METRIC_ORDER = {name: i for i, name in enumerate(time_domain.METRICS)}
 _ALPHA = 0.05
 
@@ -197,15 +196,18 @@ def _grouped_values(long: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
     )
 
 
-def display_order(keys: list[str]) -> list[pl.Expr]:
-    """Sort keys: metric, window and kind in their declared order (ties by name)."""
+def display_order(keys: list[str], window_names: Sequence[str]) -> list[pl.Expr]:
+    """Sort keys: metric, window (in ``window_names`` order) and kind in their declared order.
+
+    Values outside the declared orders sort after them, by name.
+    """
 
     def rank(col: str, order: dict[str, int]) -> pl.Expr:
         return pl.col(col).replace_strict(order, default=len(order), return_dtype=pl.Int64)
 
     chosen = {
         "metric": rank("metric", _METRIC_ORDER),
-        "window": rank("window", _WINDOW_ORDER),
+        "window": rank("window", {name: i for i, name in enumerate(window_names)}),
         "shift_kind": rank("shift_kind", {kind: i for i, kind in enumerate(_KINDS)}),
     }
     by = [chosen.get(k, pl.col(k)) for k in keys]
@@ -258,17 +260,19 @@ def _finish(
     return schema.conform(out, name)
 
 
-def subject_summary(shifts: pl.DataFrame, cfg: StatsConfig, params_hash: str) -> pl.DataFrame:
+def subject_summary(shifts: pl.DataFrame, cfg: AnalysisConfig, params_hash: str) -> pl.DataFrame:
     """The ``subject_summary`` table from an ``episode_shifts`` frame.
 
-    One row per subject x metric x window x shift kind; the CI resamples the
-    subject's episodes (see the module docstring for the definitions).
+    One row per subject x metric x window x shift kind, in the run's window
+    order; the CI resamples the subject's episodes (``cfg.stats``; see the
+    module docstring for the definitions).
     """
     keys = ["subject_id", "metric", "window", "shift_kind"]
-    groups = _grouped_values(kind_long(shifts), keys).sort(display_order(keys))
+    order = display_order(keys, cfg.windows.names())
+    groups = _grouped_values(kind_long(shifts), keys).sort(order)
     stats = [
-        _subject_row(np.asarray(vals if vals is not None else [], dtype=np.float64), cfg, key)
-        for *key, vals in groups.select(*keys, "value").iter_rows()
+        _subject_row(np.asarray(v if v is not None else [], dtype=np.float64), cfg.stats, key)
+        for *key, v in groups.select(*keys, "value").iter_rows()
     ]
     return _finish(groups.drop("value"), stats, "subject_summary", params_hash)
 
@@ -297,11 +301,12 @@ def _cohort_row(
     }
 
 
-def cohort_summary(shifts: pl.DataFrame, cfg: StatsConfig, params_hash: str) -> pl.DataFrame:
+def cohort_summary(shifts: pl.DataFrame, cfg: AnalysisConfig, params_hash: str) -> pl.DataFrame:
     """The ``cohort_summary`` table from an ``episode_shifts`` frame (all subjects).
 
-    One row per metric x window x shift kind; CI from the hierarchical
-    bootstrap, p-value and dz over subject means (see the module docstring).
+    One row per metric x window x shift kind, in the run's window order; CI
+    from the hierarchical bootstrap (``cfg.stats``), p-value and dz over
+    subject means (see the module docstring).
     """
     keys = ["metric", "window", "shift_kind"]
     long = kind_long(shifts)
@@ -318,10 +323,10 @@ def cohort_summary(shifts: pl.DataFrame, cfg: StatsConfig, params_hash: str) -> 
         .unique()
         .join(per_subject, on=keys, how="left")
         .join(exclusion_counts(long, keys), on=keys, how="left")
-        .sort(display_order(keys))
+        .sort(display_order(keys, cfg.windows.names()))
     )
     stats = [
-        _cohort_row([np.asarray(v, dtype=np.float64) for v in subs or []], cfg, key)
+        _cohort_row([np.asarray(v, dtype=np.float64) for v in subs or []], cfg.stats, key)
         for *key, subs in groups.select(*keys, "subjects").iter_rows()
     ]
     return _finish(groups.drop("subjects"), stats, "cohort_summary", params_hash)

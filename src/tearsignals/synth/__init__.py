@@ -1,6 +1,7 @@
 """Synthetic cohorts with planted episode effects, written as inbox files (deterministic by seed)."""
 
 from tearsignals.synth.cohort import (
+    POST_EFFECT_MIN,
     PlantedEffect,
     SubjectData,
     SynthConfig,
@@ -11,6 +12,7 @@ from tearsignals.synth.cohort import (
 )
 
 __all__ = [
+    "POST_EFFECT_MIN",
     "PlantedEffect",
     "SubjectData",
     "SynthConfig",

@@ -69,6 +69,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from scipy.signal import lfilter
 
 from tearsignals.arrays import FloatArray
+from tearsignals.config import post_window_name
 
 __all__ = [
     "PlantedEffect",
@@ -108,7 +109,7 @@ DAYS_PER_MONTH = 30.0
 PRE_MARGIN_MIN = 30 + 1  # onset - 30 min must be inside the recording (+1 min spare)
 POST_MARGIN_MIN = 100 + 1  # end + 100 min must be inside the recording (+1 min spare)
 MIN_EPISODE_GAP_H = 4.0
-POST_EFFECT_S = 20 * 60.0
+POST_EFFECT_MIN = 20.0  # the planted RMSSD change spans [end, end + 20 min): post_0_20
 
 _GRID_STEP_S = 1.0
 _GRID_TAIL_S = 900.0  # trend grid runs past the recording end so no beat runs out
@@ -181,10 +182,17 @@ class PlantedEffect(_Frozen):
             raise ValueError(f"bad effect {text!r}: {detail}") from None
 
     def expected_shifts(self) -> dict[tuple[str, str], float]:
-        """Shift vs the ``baseline`` window that the pipeline should recover, by (metric, window)."""
+        """Shift vs the ``baseline`` window that the pipeline should recover, by (metric, window).
+
+        The RMSSD change is expected in the end-locked window of exactly its
+        span, named as the analysis names it (``post_0_20`` for the default
+        bins); an analysis whose post bins differ has no window it equals.
+        """
         return {
             ("mean_hr_bpm", "during"): self.hr_during_bpm,
-            ("ln_rmssd", "post_0_20"): math.log(self.rmssd_post_0_20_ratio),
+            ("ln_rmssd", post_window_name(0.0, POST_EFFECT_MIN)): math.log(
+                self.rmssd_post_0_20_ratio
+            ),
         }
 
 
@@ -429,7 +437,7 @@ def variability_gain(t_s: FloatArray, effect: EffectWindow | None) -> FloatArray
     """The planted variability multiplier at ``t_s``: ``ratio`` in ``[end, end + 20 min)``."""
     if effect is None:
         return np.ones_like(t_s)
-    post = (t_s >= effect.end_s) & (t_s < effect.end_s + POST_EFFECT_S)
+    post = (t_s >= effect.end_s) & (t_s < effect.end_s + POST_EFFECT_MIN * 60.0)
     return np.where(post, effect.ratio, 1.0)
 
 

@@ -10,7 +10,6 @@ import pytest
 
 from tearsignals.beats import cleaning
 from tearsignals.config import (
-    WINDOW_NAMES,
     AnalysisConfig,
     CleaningConfig,
     QualityConfig,
@@ -27,6 +26,8 @@ ONSET = datetime(2024, 5, 2, 12, 0, tzinfo=UTC)
 END = ONSET + timedelta(minutes=10)
 CFG = AnalysisConfig(windows=WindowConfig(n_controls=0))
 FLOAT_COLUMNS = [n for n, t in schema.polars_schema("episode_windows").items() if t == pl.Float64]
+
+NAMES = WindowConfig().names()
 
 
 def beats_frame(subject: str, start: datetime, rr_ms: np.ndarray) -> pl.DataFrame:
@@ -105,7 +106,7 @@ def test_rr_metrics_equal_time_domain_on_the_window_beats() -> None:
     )
     eps = episodes_frame(("s1", "e1", ONSET, END), ("s2", "e2", ONSET, END))
     out = metrics_for(beats, eps)
-    assert out.height == 2 * len(WINDOW_NAMES)
+    assert out.height == 2 * len(NAMES)
     for row in out.iter_rows(named=True):
         subject_beats = beats.filter(pl.col("subject_id") == row["subject_id"])
         want = direct_time_domain(subject_beats, row["window_start_utc"], row["window_end_utc"])
@@ -278,7 +279,7 @@ def test_ln_hf_and_frequency_shifts() -> None:
     rr_rows = windows.filter(pl.col("hf_ms2").is_not_null())
     assert rr_rows.height == windows.height
     assert rr_rows["ln_hf"].to_list() == pytest.approx(np.log(rr_rows["hf_ms2"]).to_list())
-    shifts = episode_shifts(windows, "h")
+    shifts = episode_shifts(windows, NAMES, "h")
     ln_hf = shift_row(shifts, "post_0_20", "ln_hf")
     hf = shift_row(shifts, "post_0_20", "hf_ms2")
     assert ln_hf["shift"] == pytest.approx(np.log(hf["value"] / hf["baseline_value"]))
@@ -336,7 +337,7 @@ def test_minute_hr_partial_coverage_grades_fair() -> None:
 def test_episode_without_data_keeps_its_rows_with_quality_none() -> None:
     beats = beats_frame("s1", T0, regular_rr(1000, 800.0, 6))  # ends long before the episode
     out = metrics_for(beats, episodes_frame(("s1", "e1", ONSET, END), ("s9", "e9", ONSET, END)))
-    assert out.height == 2 * len(WINDOW_NAMES)
+    assert out.height == 2 * len(NAMES)
     assert set(out["quality"]) == {"none"}
     assert set(out["basis"]) == {"none"}
     assert set(out["reason"]) == {"no data in window"}
@@ -486,7 +487,7 @@ def test_shift_arithmetic_with_controls() -> None:
             window_row("control", 1, "pre", hr=74.0, rmssd=38.0),
         ]
     )
-    out = episode_shifts(w, "h")
+    out = episode_shifts(w, NAMES, "h")
     assert out.equals(schema.conform(out, "episode_shifts"))
     assert set(out["window"]) == {"pre"}
     assert set(out["metric"]) == set(SHIFT_METRICS)
@@ -546,7 +547,7 @@ def test_shift_exclusions_name_the_cause() -> None:
             window_row("episode", 0, "pre", hr=75.0, rmssd=30.0, episode="e3"),
         ]
     )
-    out = episode_shifts(w, "h")
+    out = episode_shifts(w, NAMES, "h")
     assert set(out["excluded_reason"].drop_nulls()) <= set(SHIFT_EXCLUSIONS)
     assert shift_row(out, "pre", "mean_hr_bpm")["excluded_reason"] == "poor quality window"
     assert shift_row(out, "pre", "mean_hr_bpm")["value"] == 75.0  # the value is still shown
@@ -572,8 +573,8 @@ def test_pipeline_shifts_conform_end_to_end() -> None:
     )
     spec = episode_windows_spec(episodes_frame(("s1", "e1", ONSET, END)), cfg.windows)
     windows = episode_window_metrics(beats, schema.empty("heart_rate"), spec, cfg, "h")
-    out = episode_shifts(windows, "h")
-    assert out.height == (len(WINDOW_NAMES) - 1) * len(SHIFT_METRICS)
+    out = episode_shifts(windows, NAMES, "h")
+    assert out.height == (len(NAMES) - 1) * len(SHIFT_METRICS)
     assert out["shift"].null_count() == 0
     assert set(out["n_controls"]) == {1}
     assert out["adjusted_shift"].null_count() == 0

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 import pytest
 
-from tearsignals.config import WINDOW_NAMES, WindowConfig
+from tearsignals.config import WindowConfig
 from tearsignals.contract import schema
 from tearsignals.episodes.windows import (
     OVERLAP_REASON,
@@ -16,6 +16,8 @@ from tearsignals.episodes.windows import (
     data_hours,
     episode_windows_spec,
 )
+
+DEFAULT_WINDOWS = ("baseline", "pre", "acute", "during", "post_0_20", "post_20_60", "post_60_90")
 
 
 def utc(*args: int) -> datetime:
@@ -67,7 +69,7 @@ def test_default_window_bounds_are_exactly_the_design_defaults() -> None:
     eps = episodes_frame(("s1", "e1", utc(2024, 5, 2, 12, 0), utc(2024, 5, 2, 12, 10), "UTC"))
     spec = episode_windows_spec(eps, WindowConfig(n_controls=0))
     assert spec.columns == list(SPEC_COLUMNS)
-    assert spec["window"].to_list() == list(WINDOW_NAMES)
+    assert spec["window"].to_list() == list(DEFAULT_WINDOWS)
     assert spec["role"].unique().to_list() == ["episode"]
     assert spec["control_day_offset"].dtype == pl.Int32
     assert spec["flag_reason"].null_count() == spec.height
@@ -94,6 +96,35 @@ def test_custom_bounds_follow_config() -> None:
     assert got["acute"] == (utc(2024, 5, 2, 12, 0), utc(2024, 5, 2, 12, 2, 30))
 
 
+def test_renamed_post_bins_are_labelled_by_their_bounds_in_order() -> None:
+    eps = episodes_frame(("s1", "e1", utc(2024, 5, 2, 12, 0), utc(2024, 5, 2, 12, 10), None))
+    cfg = WindowConfig(n_controls=0, post_bins_min=((0.0, 30.0), (30.0, 60.0), (60.0, 120.0)))
+    spec = episode_windows_spec(eps, cfg)
+    assert spec["window"].to_list()[3:] == ["during", "post_0_30", "post_30_60", "post_60_120"]
+    got = bounds(spec, "e1")
+    assert got["post_0_30"] == (utc(2024, 5, 2, 12, 10), utc(2024, 5, 2, 12, 40))
+    assert got["post_30_60"] == (utc(2024, 5, 2, 12, 40), utc(2024, 5, 2, 13, 10))
+    assert got["post_60_120"] == (utc(2024, 5, 2, 13, 10), utc(2024, 5, 2, 14, 10))
+
+
+def test_the_effect_span_follows_the_latest_post_bin() -> None:
+    """An episode 105 min after another's end meets its effect span when any bin reaches it."""
+    eps = episodes_frame(
+        ("s1", "e1", utc(2024, 5, 2, 12, 0), utc(2024, 5, 2, 12, 10), None),
+        ("s1", "e2", utc(2024, 5, 2, 13, 55), utc(2024, 5, 2, 14, 0), None),
+    )
+    short = WindowConfig(n_controls=0, post_bins_min=((0.0, 90.0),))
+    long = WindowConfig(n_controls=0, post_bins_min=((0.0, 120.0), (30.0, 60.0)))
+
+    def flagged(cfg: WindowConfig) -> list[str]:
+        spec = episode_windows_spec(eps, cfg)
+        hits = spec.filter((pl.col("episode_id") == "e2") & pl.col("flag_reason").is_not_null())
+        return hits["window"].to_list()
+
+    assert flagged(short) == []
+    assert "baseline" in flagged(long)
+
+
 def test_overlapping_and_touching_episodes_merge_into_the_first() -> None:
     eps = episodes_frame(
         ("s1", "e2", utc(2024, 5, 2, 12, 5), utc(2024, 5, 2, 12, 20), None),
@@ -112,7 +143,7 @@ def test_overlapping_and_touching_episodes_merge_into_the_first() -> None:
     spec = episode_windows_spec(eps, WindowConfig(n_controls=0))
     assert set(spec["episode_id"].unique()) == {"e1", "e4", "x1"}
     assert bounds(spec, "e1")["during"] == (utc(2024, 5, 2, 12, 0), utc(2024, 5, 2, 12, 25))
-    assert spec.filter(pl.col("episode_id") == "e1").height == len(WINDOW_NAMES)
+    assert spec.filter(pl.col("episode_id") == "e1").height == len(DEFAULT_WINDOWS)
     assert spec["flag_reason"].null_count() == spec.height  # a day apart: no flags
 
 
@@ -147,7 +178,7 @@ def test_control_days_nearest_first_ties_to_the_earlier_day() -> None:
     assert control_offsets(spec, "e1") == [-1, 1, -2]
     assert control_onset(spec, "e1", -2) == utc(2024, 5, 8, 12, 0)
     ctl = spec.filter(pl.col("role") == "control")
-    assert ctl.height == 3 * len(WINDOW_NAMES)
+    assert ctl.height == 3 * len(DEFAULT_WINDOWS)
     assert ctl["flag_reason"].null_count() == ctl.height
 
 

@@ -9,11 +9,12 @@ import pytest
 from scipy import stats as sps
 from scipy.optimize import minimize
 
-from tearsignals.config import StatsConfig
+from tearsignals.config import AnalysisConfig, StatsConfig, WindowConfig
 from tearsignals.contract import schema
 from tearsignals.stats import mixed_model
 
 CFG = StatsConfig(moderators=())
+ANALYSIS = AnalysisConfig(stats=CFG)
 
 
 def groups(sizes: list[int]) -> np.ndarray:
@@ -158,7 +159,7 @@ def intercept_row(table: pl.DataFrame, kind: str = "raw") -> dict[str, object]:
 
 def test_one_episode_per_subject_falls_back_to_cluster_robust_ols() -> None:
     table = mixed_model.cohort_model(
-        shifts_frame({"a": [1.0], "b": [2.5], "c": [0.5], "d": [2.0]}), None, CFG, "h"
+        shifts_frame({"a": [1.0], "b": [2.5], "c": [0.5], "d": [2.0]}), None, ANALYSIS, "h"
     )
     row = intercept_row(table)
     assert row["method"] == "ols_cluster"
@@ -168,11 +169,15 @@ def test_one_episode_per_subject_falls_back_to_cluster_robust_ols() -> None:
 
 
 def test_too_few_subjects_or_no_variation_give_null_rows_with_a_reason() -> None:
-    few = mixed_model.cohort_model(shifts_frame({"a": [1.0, 2.0], "b": [2.0, 3.0]}), None, CFG, "h")
+    few = mixed_model.cohort_model(
+        shifts_frame({"a": [1.0, 2.0], "b": [2.0, 3.0]}), None, ANALYSIS, "h"
+    )
     row = intercept_row(few)
     assert (row["method"], row["estimate"], row["p_value"]) == ("none", None, None)
     assert "model_min_subjects" in str(row["note"])
-    flat = mixed_model.cohort_model(shifts_frame({s: [1.0, 1.0] for s in "abc"}), None, CFG, "h")
+    flat = mixed_model.cohort_model(
+        shifts_frame({s: [1.0, 1.0] for s in "abc"}), None, ANALYSIS, "h"
+    )
     assert intercept_row(flat)["note"] == "no variation in shifts"
 
 
@@ -180,7 +185,7 @@ def test_all_excluded_group_keeps_its_rows() -> None:
     shifts = shifts_frame({"a": [1.0, 2.0], "b": [0.0, 1.0], "c": [2.0, 2.5]}).with_columns(
         shift=None, adjusted_shift=None, excluded_reason=pl.lit("no data in window")
     )
-    table = mixed_model.cohort_model(shifts, None, CFG, "h")
+    table = mixed_model.cohort_model(shifts, None, ANALYSIS, "h")
     assert table.height == 6  # intercept, sd_subject, sd_residual per kind
     row = intercept_row(table)
     assert (row["method"], row["n_episodes"], row["note"]) == ("none", 0, "no usable shifts")
@@ -192,7 +197,7 @@ def test_table_conforms_and_q_values_are_bh_within_kind_and_term() -> None:
         shifts_frame({s: list(rng.normal(mu, 1.0, 6)) for s in "abcd"}, window)
         for window, mu in (("pre", 0.0), ("acute", 2.0), ("during", 0.3))
     ]
-    table = mixed_model.cohort_model(pl.concat(parts), None, CFG, "h")
+    table = mixed_model.cohort_model(pl.concat(parts), None, ANALYSIS, "h")
     assert table.equals(schema.conform(table, "cohort_model"))
     assert set(table["term"]) == {"intercept", "sd_subject", "sd_residual"}
     for kind in ("raw", "adjusted"):
@@ -223,7 +228,7 @@ def test_moderator_rows_come_from_a_second_model_with_the_episodes_joined() -> N
         context=pl.Series(["sad film", "argument"] * (shifts.height // 2)),
     )
     cfg = StatsConfig(moderators=("intensity", "context"), min_context_episodes=3)
-    table = mixed_model.cohort_model(shifts, episodes, cfg, "h")
+    table = mixed_model.cohort_model(shifts, episodes, AnalysisConfig(stats=cfg), "h")
     raw = table.filter(pl.col("shift_kind") == "raw")
     assert raw["term"].to_list() == [
         "intercept",
@@ -235,16 +240,27 @@ def test_moderator_rows_come_from_a_second_model_with_the_episodes_joined() -> N
     ]
     context = raw.filter(pl.col("term") == "context[sad film]").row(0, named=True)
     assert "reference context: argument" in str(context["note"])
-    base = mixed_model.cohort_model(shifts, None, CFG, "h")
+    base = mixed_model.cohort_model(shifts, None, ANALYSIS, "h")
     assert intercept_row(table)["estimate"] == intercept_row(base)["estimate"]
 
 
 def test_model_windows_must_be_declared_analysis_windows() -> None:
-    assert StatsConfig(model_windows=("pre", "during")).model_windows == ("pre", "during")
+    chosen = AnalysisConfig(stats=StatsConfig(model_windows=("pre", "during")))
+    assert chosen.family_windows() == ("pre", "during")
     with pytest.raises(ValueError, match="baseline"):
         StatsConfig(model_windows=("baseline",))
+    with pytest.raises(ValueError, match="post_0_20"):
+        AnalysisConfig(
+            windows=WindowConfig(post_bins_min=((0.0, 30.0),)),
+            stats=StatsConfig(model_windows=("pre", "post_0_20")),
+        )
+
+
+def test_the_default_family_is_every_window_of_the_run_but_baseline() -> None:
+    renamed = AnalysisConfig(windows=WindowConfig(post_bins_min=((0.0, 30.0), (30.0, 60.0))))
+    assert renamed.family_windows() == ("pre", "acute", "during", "post_0_30", "post_30_60")
 
 
 def test_empty_shifts_give_an_empty_conforming_table() -> None:
-    table = mixed_model.cohort_model(schema.empty("episode_shifts"), None, StatsConfig(), "h")
+    table = mixed_model.cohort_model(schema.empty("episode_shifts"), None, AnalysisConfig(), "h")
     assert table.equals(schema.empty("cohort_model"))

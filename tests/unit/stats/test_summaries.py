@@ -7,7 +7,7 @@ import polars as pl
 import pytest
 from scipy import stats as sps
 
-from tearsignals.config import StatsConfig
+from tearsignals.config import AnalysisConfig, StatsConfig
 from tearsignals.contract import schema
 from tearsignals.stats.summaries import (
     bootstrap_mean_ci,
@@ -18,7 +18,7 @@ from tearsignals.stats.summaries import (
     t_test_and_dz,
 )
 
-CFG = StatsConfig(n_boot=2000, seed=7)
+CFG = AnalysisConfig(stats=StatsConfig(n_boot=2000, seed=7))
 
 
 def shifts_frame(rows: list[dict[str, object]]) -> pl.DataFrame:
@@ -147,7 +147,7 @@ def test_summaries_are_deterministic_by_seed() -> None:
     shifts = shifts_frame(rows)
     a = subject_summary(shifts, CFG, "h")
     assert a.equals(subject_summary(shifts.reverse(), CFG, "h"))
-    other = subject_summary(shifts, StatsConfig(n_boot=2000, seed=8), "h")
+    other = subject_summary(shifts, AnalysisConfig(stats=StatsConfig(n_boot=2000, seed=8)), "h")
     assert one(a)["ci_low"] != one(other)["ci_low"]
 
 

@@ -12,7 +12,9 @@ import numpy as np
 import polars as pl
 import pytest
 
+from tearsignals.config import WindowConfig
 from tearsignals.synth import (
+    POST_EFFECT_MIN,
     PlantedEffect,
     SubjectData,
     SynthConfig,
@@ -397,3 +399,12 @@ def test_expected_shifts() -> None:
         ("ln_rmssd", "post_0_20"): pytest.approx(math.log(1.5)),
     }
     assert set(PlantedEffect.zero().expected_shifts().values()) == {0.0}
+
+
+def test_the_planted_rmssd_window_is_the_analysis_window_of_its_span() -> None:
+    """The effect's name, its expected-shift window and the analysis's default bin agree."""
+    (span,) = (s for s in WindowConfig().spans() if s.name == "post_0_20")
+    assert (span.start_min, span.end_min) == (0.0, POST_EFFECT_MIN)
+    windows = {window for _, window in PlantedEffect().expected_shifts()}
+    assert windows <= set(WindowConfig().names())
+    assert f"rmssd_{span.name}_ratio" in PlantedEffect.model_fields
