@@ -6,6 +6,10 @@ call them. :func:`nightly_run` and :func:`analyze_lake` are the two flows
 without Prefect (no retries, no lock: callers hold
 :func:`tearsignals.lake.lock.lake_writer` when other runs may write).
 
+Every analysis step first writes its parameters to
+``LAKE/_analysis_params/<params_hash>.json`` (:func:`record_params`), so each
+gold row's ``params_hash`` names a file that says what made it.
+
 Gold tables are rebuilt per subject. A subject whose silver data changed is
 marked pending (by ingest, before the file's commit) and cleared only after its
 gold tables and the cohort summary were rebuilt, so a run that crashed in
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, time, timedelta
+from importlib.metadata import version
 from pathlib import Path
 
 import polars as pl
@@ -53,9 +58,25 @@ def _selected_episodes(episodes: pl.DataFrame, cfg: AnalysisConfig) -> pl.DataFr
     return out
 
 
+def params_document(cfg: AnalysisConfig) -> dict[str, object]:
+    """What ``_analysis_params/<params_hash>.json`` holds (see :func:`tearsignals.lake.store.read_params`)."""
+    return {
+        "params_hash": cfg.params_hash(),
+        "parameters": cfg.hashed_parameters(),
+        "window_names": list(cfg.windows.names()),
+        "tearsignals_version": version("tearsignals"),
+    }
+
+
+def record_params(lake: Path, cfg: AnalysisConfig) -> Path:
+    """Write the parameters behind ``cfg.params_hash()`` to the lake, before rows carrying it."""
+    return store.write_params(lake, cfg.params_hash(), params_document(cfg))
+
+
 def analyze_subject(lake: Path, subject_id: str, cfg: AnalysisConfig) -> dict[str, int]:
     """Recompute one subject's gold tables and replace their partitions as a unit."""
     params = cfg.params_hash()
+    record_params(lake, cfg)
     all_episodes = store.scan_committed(lake, "episodes", [subject_id]).collect()
     beats = beats_by_priority(store.scan_committed(lake, "beats", [subject_id]).collect())
     heart_rate = store.scan_committed(lake, "heart_rate", [subject_id]).collect()
@@ -82,6 +103,7 @@ def analyze_subject(lake: Path, subject_id: str, cfg: AnalysisConfig) -> dict[st
 def summarize_cohort(lake: Path, cfg: AnalysisConfig) -> pl.DataFrame:
     """Rebuild the cohort summary from every subject's shifts made with these parameters."""
     params = cfg.params_hash()
+    record_params(lake, cfg)
     shift_rows = store.read_table(lake, "episode_shifts").filter(pl.col("params_hash") == params)
     cohort = summaries.cohort_summary(shift_rows, cfg, params)
     store.write_unpartitioned(lake, "cohort_summary", cohort)

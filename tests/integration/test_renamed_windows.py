@@ -10,6 +10,7 @@ import polars as pl
 import pytest
 
 from tearsignals import cli
+from tearsignals.config import AnalysisConfig
 from tearsignals.lake import store
 from tearsignals.synth import SynthConfig, write_cohort
 
@@ -74,3 +75,14 @@ def test_the_printed_report_names_the_renamed_windows(analysed: tuple[Path, str]
     _, printed = analysed
     assert "post_0_30" in printed and "post_60_120" in printed
     assert "post_0_20" not in printed
+
+
+@pytest.mark.parametrize("table", ["episode_windows", "episode_shifts", "cohort_summary"])
+def test_every_params_hash_resolves_to_parameters_that_reproduce_it(
+    analysed: tuple[Path, str], table: str
+) -> None:
+    lake, _ = analysed
+    (params_hash,) = store.read_table(lake, table)["params_hash"].unique().to_list()
+    doc = store.read_params(lake, params_hash)
+    assert AnalysisConfig.model_validate(doc["parameters"]).params_hash() == params_hash
+    assert doc["window_names"] == list(NAMES)

@@ -38,6 +38,31 @@ SELECT * FROM read_parquet('LAKE/episode_windows/**/*.parquet', hive_partitionin
 """
 
 
+PARAMS_SECTION = """## `_analysis_params/<params_hash>.json` (parameters)
+
+Every analysis run writes, before any row that carries its hash, the parameters behind it:
+`LAKE/_analysis_params/<params_hash>.json`, one JSON object per parameter set, written
+atomically and readable by the owner only like every lake file. The `params_hash` of any gold
+row names the file that made it.
+
+| key | meaning |
+|---|---|
+| `params_hash` | The hash: the first 16 hex digits of SHA-256 over `parameters` as `AnalysisConfig` serialises them. |
+| `parameters` | The `AnalysisConfig` fields that enter the hash: `windows`, `cleaning`, `quality`, `frequency`, `stats` (the subject and date selection do not). |
+| `window_names` | The run's windows in analysis order (`WindowConfig.names()`): `baseline`, `pre`, `acute`, `during`, then one `post_<start>_<end>` per post bin, its bounds in minutes after the episode end, a whole number without a fraction (`post_0_30`), any other as its shortest decimal (`post_0_22.5`), a negative one with its sign (`post_-5_0`). |
+| `tearsignals_version` | The tearsignals version of the run that last wrote the file. |
+
+```python
+import json
+from tearsignals.config import AnalysisConfig
+from tearsignals.lake.store import read_params
+doc = json.load(open(f"LAKE/_analysis_params/{params_hash}.json"))  # no tearsignals needed
+doc = read_params("LAKE", params_hash)                              # the same, checked
+cfg = AnalysisConfig.model_validate(doc["parameters"])              # cfg.params_hash() == params_hash
+```
+"""
+
+
 def _dtype_text(c: schema.Column) -> str:
     text = str(c.dtype).replace("Datetime(time_unit='us', time_zone='UTC')", "Datetime(us, UTC)")
     return text + ("" if c.nullable else ", not null")
@@ -73,7 +98,8 @@ def table_markdown(name: str) -> str:
 
 
 def outputs_markdown() -> str:
-    return _INTRO + "\n" + "\n\n".join(table_markdown(n) for n in schema.TABLE_NAMES) + "\n"
+    tables = "\n\n".join(table_markdown(n) for n in schema.TABLE_NAMES)
+    return _INTRO + "\n" + tables + "\n\n" + PARAMS_SECTION
 
 
 if __name__ == "__main__":

@@ -3,7 +3,9 @@
 Where each file lives is :mod:`tearsignals.lake.layout`: hive partitions
 ``LAKE/<table>/subject_id=<id>/<part>.parquet`` (the partition column is not
 repeated inside the files), one ``part-0.parquet`` per unpartitioned table,
-``LAKE/validation/<file_id>.json`` and small state files.
+``LAKE/validation/<file_id>.json``, the parameters of each analysis
+(``LAKE/_analysis_params/<params_hash>.json``, :func:`read_params`) and small
+state files.
 
 Every write is atomic: the bytes go to a hidden temporary file in the target
 directory (:func:`tearsignals.lake.layout.temp_path`), are fsynced, and are renamed over the
@@ -31,6 +33,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -47,6 +50,7 @@ DIR_MODE = 0o700
 FILE_MODE = 0o600
 FILE_MODE_ENV = "TEARSIGNALS_FILE_MODE"
 FAULT_ENV = "TEARSIGNALS_FAULT"
+_PARAMS_HASH_RE = re.compile(r"^[0-9a-f]{16}$")
 _fault_hits: Counter[str] = Counter()
 
 
@@ -268,9 +272,9 @@ def _part_files(lake: Path, table: str, subjects: Iterable[str] | None) -> list[
     ]
 
 
-def scan_table(lake: Path, table: str, subjects: Iterable[str] | None = None) -> pl.LazyFrame:
+def scan_table(lake: str | Path, table: str, subjects: Iterable[str] | None = None) -> pl.LazyFrame:
     """Lazy frame of ``table`` in declared column order (empty when nothing is stored)."""
-    files = _part_files(lake, table, subjects)
+    files = _part_files(Path(lake), table, subjects)
     if not files:
         return schema.empty(table).lazy()
     partitioned = bool(schema.table(table).partition_by)
@@ -301,7 +305,7 @@ def scan_committed(lake: Path, table: str, subjects: Iterable[str] | None = None
     return scan_table(lake, table, chosen).join(committed, on=["subject_id", "file_id"], how="semi")
 
 
-def read_table(lake: Path, table: str, subjects: Iterable[str] | None = None) -> pl.DataFrame:
+def read_table(lake: str | Path, table: str, subjects: Iterable[str] | None = None) -> pl.DataFrame:
     """Eager version of :func:`scan_table`."""
     return scan_table(lake, table, subjects).collect()
 
@@ -310,6 +314,47 @@ def write_json_atomic(obj: Any, target: Path) -> Path:
     """Write a JSON document atomically, mode :func:`file_mode`."""
     data = json.dumps(obj, indent=1, sort_keys=True, default=str).encode()
     return write_bytes_atomic(data, target)
+
+
+def _params_path(lake: Path, params_hash: str) -> Path:
+    """:func:`~tearsignals.lake.layout.analysis_params_path`, for a well-formed hash only."""
+    if not _PARAMS_HASH_RE.match(params_hash):
+        raise InputError(f"params_hash {params_hash[:40]!r} is not 16 hexadecimal digits")
+    return layout.analysis_params_path(lake, params_hash)
+
+
+def write_params(lake: Path, params_hash: str, document: dict[str, Any]) -> Path:
+    """Write the analysis parameters behind ``params_hash`` (atomic, mode :func:`file_mode`)."""
+    return write_json_atomic(document, _params_path(lake, params_hash))
+
+
+def read_params(lake: str | Path, params_hash: str) -> dict[str, Any]:
+    """The ``_analysis_params`` document behind ``params_hash``: what made the rows carrying it.
+
+    Keys: ``params_hash``, ``parameters`` (the hashed ``AnalysisConfig``
+    fields as JSON: ``AnalysisConfig.model_validate(doc["parameters"])``
+    reproduces the hash), ``window_names`` (in analysis order) and
+    ``tearsignals_version`` (of the run that wrote it). Raises ``InputError``
+    with one line for a malformed hash or one the lake holds no file for.
+
+    >>> import tempfile
+    >>> lake = Path(tempfile.mkdtemp())
+    >>> _ = write_params(lake, "0123456789abcdef", {"params_hash": "0123456789abcdef"})
+    >>> read_params(lake, "0123456789abcdef")["params_hash"]
+    '0123456789abcdef'
+    """
+    path = _params_path(Path(lake), params_hash)
+    try:
+        document = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise InputError(
+            f"no analysis parameters for params_hash {params_hash} in {lake}"
+        ) from None
+    except (OSError, ValueError) as err:
+        raise InputError(f"unreadable analysis parameters {path.name}: {err}") from None
+    if not isinstance(document, dict):
+        raise InputError(f"analysis parameters {path.name} are not a JSON object")
+    return document
 
 
 def committed_file_ids(lake: Path, subject_id: str) -> set[str]:
