@@ -53,12 +53,10 @@ row names the file that made it.
 | `tearsignals_version` | The tearsignals version of the run that last wrote the file. |
 
 ```python
-import json
-from tearsignals.config import AnalysisConfig
-from tearsignals.lake.store import read_params
+import json, tearsignals
 doc = json.load(open(f"LAKE/_analysis_params/{params_hash}.json"))  # no tearsignals needed
-doc = read_params("LAKE", params_hash)                              # the same, checked
-cfg = AnalysisConfig.model_validate(doc["parameters"])              # cfg.params_hash() == params_hash
+doc = tearsignals.read_params("LAKE", params_hash)                  # the same, checked
+cfg = tearsignals.AnalysisConfig.model_validate(doc["parameters"])   # cfg.params_hash() == params_hash
 ```
 """
 
