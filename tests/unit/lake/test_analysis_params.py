@@ -9,6 +9,7 @@ import pytest
 
 from tearsignals import pipeline
 from tearsignals.config import AnalysisConfig, WindowConfig
+from tearsignals.contract import outputs_doc
 from tearsignals.errors import InputError
 from tearsignals.lake import store
 
@@ -60,3 +61,9 @@ def test_a_damaged_parameters_file_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="unreadable analysis parameters") as err:
         store.read_params(tmp_path, AnalysisConfig().params_hash())
     assert "\n" not in str(err.value)
+
+
+def test_docs_outputs_md_describes_every_key_of_the_file() -> None:
+    documented = outputs_doc.PARAMS_SECTION
+    for key in pipeline.params_document(AnalysisConfig()):
+        assert f"| `{key}` |" in documented, key
