@@ -146,14 +146,15 @@ def _quarantine_rows(rows: pl.DataFrame, table: str, reason: pl.Expr) -> pl.Data
     """``rows`` in the ``quarantine`` schema; ``raw`` joins the row's values by ``,``."""
     shown = [c for c in rows.columns if c not in META_COLUMNS and not c.startswith("_")]
     raw = pl.concat_str([_as_text(c, rows.schema[c]).fill_null("") for c in shown], separator=",")
-    return rows.select(
+    quarantined = rows.select(
         subject_id="subject_id",
         table=pl.lit(table),
         file_id="file_id",
         row_number="row_number",
         reason=reason,
         raw=raw,
-    ).cast(dict(schema.polars_schema("quarantine")))  # type: ignore[arg-type]
+    )
+    return schema.conform(quarantined, "quarantine")
 
 
 def empty_quarantine() -> pl.DataFrame:

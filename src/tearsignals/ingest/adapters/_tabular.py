@@ -27,7 +27,7 @@ from pathlib import Path
 import polars as pl
 
 from tearsignals.errors import InputError
-from tearsignals.ingest.adapters.base import REJECT_SCHEMA
+from tearsignals.ingest.adapters.base import as_rejects
 from tearsignals.ingest.timeparse import utc_from_epoch_ms, utc_from_iso
 
 BOM = b"\xef\xbb\xbf"
@@ -224,10 +224,7 @@ def split_rejects(
     """
     bad = pl.col("reason").is_not_null()
     good = frame.filter(~bad).select(columns)
-    rejects = frame.filter(bad).select(
-        table=pl.lit(table), row_number="row_number", reason="reason", raw="raw"
-    )
-    return good, rejects.cast(dict(REJECT_SCHEMA))  # type: ignore[arg-type]
+    return good, as_rejects(frame.filter(bad), table)
 
 
 def first_reason(reasons: Sequence[pl.Expr]) -> pl.Expr:

@@ -19,6 +19,25 @@ def no_rejects() -> pl.DataFrame:
     return pl.DataFrame(schema=REJECT_SCHEMA)
 
 
+def as_rejects(rows: pl.DataFrame, table: str, reason: pl.Expr | None = None) -> pl.DataFrame:
+    """``rows`` as rejects of ``table`` in :data:`REJECT_SCHEMA`, with their ``row_number`` and ``raw``.
+
+    The reason is the rows' ``reason`` column, or ``reason`` when given (e.g.
+    one literal for every row). Callers choose the rows (usually those whose
+    ``reason`` is set).
+
+    >>> rows = pl.DataFrame({"row_number": [3], "raw": ["x,1"], "reason": ["bad"]})
+    >>> as_rejects(rows, "beats").row(0)
+    ('beats', 3, 'bad', 'x,1')
+    """
+    return rows.select(
+        table=pl.lit(table, pl.String),
+        row_number=pl.col("row_number").cast(pl.Int64),
+        reason=(pl.col("reason") if reason is None else reason).cast(pl.String),
+        raw=pl.col("raw").cast(pl.String),
+    )
+
+
 @dataclass(frozen=True)
 class Parsed:
     """An adapter's output.

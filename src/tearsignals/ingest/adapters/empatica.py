@@ -63,7 +63,7 @@ import polars as pl
 
 from tearsignals.beats import detect
 from tearsignals.ingest.adapters import _tabular as tab
-from tearsignals.ingest.adapters.base import REJECT_SCHEMA, SNIFF_BYTES, Adapter, Parsed
+from tearsignals.ingest.adapters.base import SNIFF_BYTES, Adapter, Parsed, as_rejects
 from tearsignals.ingest.adapters.episode_log import episode_id
 from tearsignals.ingest.timeparse import UTC_DTYPE
 
@@ -388,10 +388,8 @@ def parse_bvp(path: Path) -> Parsed:
     signal = checked["value"].fill_null(float("nan")).to_numpy().astype(np.float64)
     peaks = bvp_peaks_with_reasons(header, rate, samples, signal)
     good, peak_rejects = tab.split_rejects(peaks, "beats", BEAT_COLUMNS)
-    bad_samples = checked.filter(pl.col("reason").is_not_null()).select(
-        table=pl.lit("beats"), row_number="row_number", reason="reason", raw="raw"
-    )
-    rejects = pl.concat([peak_rejects, bad_samples.cast(dict(REJECT_SCHEMA))])  # type: ignore[arg-type]
+    bad_samples = as_rejects(checked.filter(pl.col("reason").is_not_null()), "beats")
+    rejects = pl.concat([peak_rejects, bad_samples])
     return Parsed(frames={"beats": good}, rejects=rejects.sort("row_number"))
 
 
@@ -468,12 +466,10 @@ def parse_tags(path: Path) -> Parsed:
     """
     fields = _tag_fields(_text_lines(path))
     accepted = fields.filter(pl.col("reason").is_null() & ~pl.col("duplicate"))
-    rejects = fields.filter(pl.col("reason").is_not_null()).select(
-        table=pl.lit("episodes"), row_number="row_number", reason="reason", raw="raw"
-    )
+    rejects = as_rejects(fields.filter(pl.col("reason").is_not_null()), "episodes")
     return Parsed(
         frames={"episodes": tag_episodes(accepted)},
-        rejects=rejects.cast(dict(REJECT_SCHEMA)),  # type: ignore[arg-type]
+        rejects=rejects,
         duplicates=int(fields["duplicate"].sum()),
     )
 

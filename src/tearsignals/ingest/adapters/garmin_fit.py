@@ -47,7 +47,7 @@ import fitdecode
 import polars as pl
 
 from tearsignals.ingest.adapters import _tabular as tab
-from tearsignals.ingest.adapters.base import REJECT_SCHEMA, Adapter, Parsed
+from tearsignals.ingest.adapters.base import Adapter, Parsed
 from tearsignals.ingest.timeparse import UTC_DTYPE
 
 NAME = "garmin_fit"
@@ -216,7 +216,7 @@ def parse(path: Path) -> Parsed:
         raise tab.input_error(path, "no heart data (no hrv messages, no record heart_rate)")
     heart_rate, rejects = fit_heart_rate(content)
     frames = {"beats": fit_beats(path, content), "heart_rate": heart_rate}
-    return Parsed(frames=frames, rejects=rejects.cast(dict(REJECT_SCHEMA)))  # type: ignore[arg-type]
+    return Parsed(frames=frames, rejects=rejects)
 
 
 ADAPTER = Adapter(name=NAME, sniff=sniff, parse=parse)

@@ -55,7 +55,7 @@ from pathlib import Path
 import polars as pl
 
 from tearsignals.ingest.adapters import _tabular as tab
-from tearsignals.ingest.adapters.base import SNIFF_BYTES, Adapter, Parsed
+from tearsignals.ingest.adapters.base import SNIFF_BYTES, Adapter, Parsed, as_rejects
 from tearsignals.ingest.timeparse import utc_from_iso
 
 NAME = "garmin_logger"
@@ -182,7 +182,7 @@ def parse(path: Path) -> Parsed:
         _table_rows(work, HR_TYPE, "hr_bpm"), "heart_rate", HR_COLUMNS
     )
     others = work.filter(~pl.col("kind").is_in([RR_TYPE, HR_TYPE]) | pl.col("kind").is_null())
-    _, other_rejects = tab.split_rejects(others, NOT_INGESTED_TABLE, ())
+    other_rejects = as_rejects(others.filter(pl.col("reason").is_not_null()), NOT_INGESTED_TABLE)
     rejects = pl.concat([beat_rejects, hr_rejects, other_rejects]).sort("row_number")
     return Parsed(frames={"beats": beats, "heart_rate": hr}, rejects=rejects)
 

@@ -51,7 +51,7 @@ from pathlib import Path
 import polars as pl
 
 from tearsignals.ingest.adapters import _tabular as tab
-from tearsignals.ingest.adapters.base import REJECT_SCHEMA, Adapter, Parsed
+from tearsignals.ingest.adapters.base import Adapter, Parsed, as_rejects
 from tearsignals.ingest.timeparse import UTC_DTYPE, utc_from_epoch_ms
 
 NAME = "hrv_logger"
@@ -168,9 +168,7 @@ def heart_rate_with_reasons(fields: pl.DataFrame) -> pl.DataFrame:
 
 def event_rejects(fields: pl.DataFrame) -> pl.DataFrame:
     """Every event tag as a reject (tags have no end; they are not episodes)."""
-    return fields.select(
-        table=pl.lit("episodes"), row_number="row_number", reason=pl.lit(REASON_EVENT), raw="raw"
-    ).cast(dict(REJECT_SCHEMA))  # type: ignore[arg-type]
+    return as_rejects(fields, "episodes", pl.lit(REASON_EVENT))
 
 
 def parse(path: Path) -> Parsed:

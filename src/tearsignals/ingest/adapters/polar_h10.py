@@ -53,7 +53,7 @@ from tearsignals.arrays import FloatArray
 from tearsignals.beats import detect
 from tearsignals.ingest.adapters import _tabular as tab
 from tearsignals.ingest.adapters import raw_signal as raw
-from tearsignals.ingest.adapters.base import REJECT_SCHEMA, Adapter, Parsed
+from tearsignals.ingest.adapters.base import Adapter, Parsed, as_rejects
 
 NAME = "polar_h10"
 DEVICE = "Polar H10"
@@ -167,12 +167,7 @@ def _device_beats(rr: pl.DataFrame, peak_ms: FloatArray) -> tuple[pl.DataFrame, 
 
 def _value_rejects(values: pl.DataFrame, table: str) -> pl.DataFrame:
     """The device values with a reason, as rejects of ``table``."""
-    bad = values.filter(pl.col("reason").is_not_null())
-    return bad.select(
-        table=pl.lit(table), row_number="row_number", reason="reason", raw="raw"
-    ).cast(
-        dict(REJECT_SCHEMA)  # type: ignore[arg-type]
-    )
+    return as_rejects(values.filter(pl.col("reason").is_not_null()), table)
 
 
 def _heart_rate(hr: pl.DataFrame) -> pl.DataFrame:

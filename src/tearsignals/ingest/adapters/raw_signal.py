@@ -80,7 +80,7 @@ import polars as pl
 from tearsignals.beats import detect
 from tearsignals.contract import schema
 from tearsignals.ingest.adapters import _tabular as tab
-from tearsignals.ingest.adapters.base import REJECT_SCHEMA, Adapter, Parsed
+from tearsignals.ingest.adapters.base import Adapter, Parsed, as_rejects
 from tearsignals.ingest.timeparse import UTC_DTYPE, utc_from_iso
 
 NAME = "raw_signal"
@@ -387,12 +387,7 @@ def detected_beats(kept: pl.DataFrame, fs: float, origin: str) -> pl.DataFrame:
 
 def sample_rejects(samples: pl.DataFrame) -> pl.DataFrame:
     """The rejected sample lines of :func:`samples_with_reasons` in the reject schema."""
-    bad = samples.filter(pl.col("reason").is_not_null())
-    return bad.select(
-        table=pl.lit(TABLE), row_number="row_number", reason="reason", raw="raw"
-    ).cast(
-        dict(REJECT_SCHEMA)  # type: ignore[arg-type]
-    )
+    return as_rejects(samples.filter(pl.col("reason").is_not_null()), TABLE)
 
 
 def kept_samples(samples: pl.DataFrame) -> pl.DataFrame:
@@ -418,10 +413,7 @@ def beats_parsed(
         source=pl.lit(source), device=pl.lit(device, pl.String), origin=pl.lit(origin)
     )
     good = canonical(labelled.filter(pl.col("reason").is_null()), TABLE)
-    bad = labelled.filter(pl.col("reason").is_not_null()).select(
-        table=pl.lit(TABLE), row_number="row_number", reason="reason", raw="raw"
-    )
-    return good, bad.cast(dict(REJECT_SCHEMA))  # type: ignore[arg-type]
+    return good, as_rejects(labelled.filter(pl.col("reason").is_not_null()), TABLE)
 
 
 def parse(path: Path) -> Parsed:

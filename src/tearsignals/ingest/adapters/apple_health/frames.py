@@ -8,7 +8,7 @@ from tearsignals.contract import schema
 from tearsignals.ingest.adapters.apple_health.collect import Collected
 from tearsignals.ingest.adapters.apple_health.records import NAME, ORIGIN
 from tearsignals.ingest.adapters.apple_health.typed import REJECT_ROWS, VALUE_SCHEMA, good_schema
-from tearsignals.ingest.adapters.base import REJECT_SCHEMA, Parsed
+from tearsignals.ingest.adapters.base import Parsed, as_rejects
 
 
 def _numbered(
@@ -75,7 +75,7 @@ def _table_output(
     bad = pl.concat(bads) if bads else pl.DataFrame(schema=REJECT_ROWS)
     good, bad = _numbered(table, good, bad)
     kept = _best_per_instant(good, sources)
-    rejects = bad.select(table=pl.lit(table), row_number="row_number", reason="reason", raw="raw")
+    rejects = as_rejects(bad, table)
     return _canonical(table, kept, sources), rejects, good.height - kept.height
 
 
@@ -89,5 +89,5 @@ def parsed(collected: Collected) -> Parsed:
         del goods, bads
         rejects.append(table_rejects)
         duplicates += table_duplicates
-    all_rejects = pl.concat(rejects).cast(dict(REJECT_SCHEMA))  # type: ignore[arg-type]
+    all_rejects = pl.concat(rejects)
     return Parsed(frames=frames, rejects=all_rejects, duplicates=duplicates)
