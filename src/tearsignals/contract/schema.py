@@ -39,6 +39,11 @@ TABLE_NAMES = (
     "cohort_timecourse",
 )
 
+ROW_NUMBER = "row_number"
+# Set by ingest, not by format adapters: the subject (the inbox folder), the input
+# file, and ids derived from the subject (see tearsignals.ingest.files).
+INGEST_COLUMNS = ("subject_id", "file_id", "episode_id")
+
 _DTYPES: dict[str, pl.DataType] = {
     "String": pl.String(),
     "Float64": pl.Float64(),
@@ -111,6 +116,19 @@ def table(name: str) -> Table:
         key=tuple(raw["key"]),
         partition_by=tuple(raw["partition_by"]),
     )
+
+
+def adapter_columns(name: str) -> tuple[str, ...]:
+    """The columns a format adapter emits for table ``name``, in declared order.
+
+    The declared columns but :data:`INGEST_COLUMNS`, plus ``row_number`` (the
+    record's 1-based position among the file's data records).
+
+    >>> adapter_columns("heart_rate")
+    ('source', 'device', 't_utc', 'hr_bpm', 'confidence', 'row_number')
+    """
+    kept = [c for c in table(name).column_names if c not in INGEST_COLUMNS]
+    return (*kept, ROW_NUMBER)
 
 
 def polars_schema(name: str) -> pl.Schema:

@@ -35,10 +35,9 @@ from tearsignals.contract import expectations, schema
 from tearsignals.errors import InputError
 from tearsignals.ingest import adapters, validate
 from tearsignals.ingest.adapters.base import Parsed
-from tearsignals.ingest.adapters.episode_log import episode_id
 from tearsignals.lake import layout, privacy, store
 
-SILVER_TABLES = ("beats", "heart_rate", "episodes")
+ID_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S%.6fZ"
 
 
 @dataclass(frozen=True)
@@ -92,28 +91,61 @@ def inbox_files(inbox: Path) -> Iterator[tuple[str, Path]]:
                 yield subject_id, path
 
 
+def _sha256_16(keys: pl.Series) -> pl.Series:
+    """First 16 hex digits of sha256 of each key (null stays null)."""
+    # sha256 is not a polars expression; episode logs hold hundreds of rows, so a
+    # Python loop over them is cheap (never used on beat-sized tables).
+    return pl.Series(
+        [None if k is None else hashlib.sha256(k.encode()).hexdigest()[:16] for k in keys],
+        dtype=pl.String,
+    )
+
+
+def episode_id(start_utc: pl.Expr, end_utc: pl.Expr, subject_id: pl.Expr) -> pl.Expr:
+    """Stable episode id: first 16 hex digits of sha256 of ``subject|start|end``.
+
+    Times are rendered as ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` in UTC, so the id
+    does not depend on the zone the episode was logged in; the subject is part
+    of it, so equal times of two subjects never collide (which is why ingest,
+    not the adapter, derives it).
+
+    Examples
+    --------
+    >>> from datetime import datetime, timezone
+    >>> t0 = datetime(2026, 1, 5, 14, tzinfo=timezone.utc)
+    >>> t1 = datetime(2026, 1, 5, 14, 20, tzinfo=timezone.utc)
+    >>> frame = pl.DataFrame({"start_utc": [t0], "end_utc": [t1], "subject_id": ["s01"]})
+    >>> frame.select(episode_id(pl.col("start_utc"), pl.col("end_utc"), pl.col("subject_id"))).item()
+    'd900271300d9062d'
+    """
+    times = [
+        e.dt.convert_time_zone("UTC").dt.strftime(ID_TIME_FORMAT) for e in (start_utc, end_utc)
+    ]
+    key = pl.concat_str([subject_id.cast(pl.String), *times], separator="|")
+    return key.map_batches(_sha256_16, return_dtype=pl.String).alias("episode_id")
+
+
 def _with_ids(
     frame: pl.DataFrame, subject_id: str, file_id: str, table: str | None = None
 ) -> pl.DataFrame:
-    """``frame`` plus ``subject_id`` and ``file_id`` (and the subject-aware ``episode_id``).
+    """``frame`` plus ``subject_id`` and ``file_id``.
 
-    With ``table``, every *nullable* column of that table the adapter did not
+    With ``table``, the :func:`episode_id` is added where the table has one,
+    and every *nullable* column of that table the adapter did not
     emit is added as a typed null column (e.g. ``heart_rate.confidence``, which
     only some formats report), so a schema extension does not break adapters
     written before it. A missing non-nullable column still fails in
     :func:`tearsignals.contract.schema.conform`.
     """
     out = frame.with_columns(subject_id=pl.lit(subject_id), file_id=pl.lit(file_id))
-    if table is not None:
-        absent = [
-            c for c in schema.table(table).columns if c.nullable and c.name not in out.columns
-        ]
-        out = out.with_columns(pl.lit(None, c.dtype).alias(c.name) for c in absent)
-    if "episode_id" in out.columns:
-        # Adapters cannot know the subject; the stored id hashes subject, start and end.
-        ids = episode_id(pl.col("start_utc"), pl.col("end_utc"), pl.col("subject_id"))
-        out = out.with_columns(ids.alias("episode_id"))
-    return out
+    if table is None:
+        return out
+    if "episode_id" in schema.table(table).column_names:
+        out = out.with_columns(
+            episode_id(pl.col("start_utc"), pl.col("end_utc"), pl.col("subject_id"))
+        )
+    absent = [c for c in schema.table(table).columns if c.nullable and c.name not in out.columns]
+    return out.with_columns(pl.lit(None, c.dtype).alias(c.name) for c in absent)
 
 
 def _key_columns(table: str) -> list[str]:

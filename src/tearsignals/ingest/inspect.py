@@ -19,7 +19,7 @@ from pathlib import Path
 
 import polars as pl
 
-from tearsignals.ingest import adapters, validate
+from tearsignals.ingest import adapters, files, validate
 
 _TIME_COLUMNS = ("t_utc", "start_utc")
 PREVIEW_SUBJECT = "inspect"
@@ -51,7 +51,7 @@ def _span(frame: pl.DataFrame) -> tuple[datetime | None, datetime | None]:
 
 
 def _table_summary(table: str, frame: pl.DataFrame, problems: Counter[str]) -> TableSummary:
-    with_ids = frame.with_columns(subject_id=pl.lit(PREVIEW_SUBJECT), file_id=pl.lit("-"))
+    with_ids = files._with_ids(frame, PREVIEW_SUBJECT, "-", table)
     checked = validate.row_rules(table, with_ids)
     problems.update(f"{table}: {r}" for r in checked.quarantined["reason"].to_list())
     first, last = _span(checked.ok)

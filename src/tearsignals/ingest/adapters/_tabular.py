@@ -26,6 +26,7 @@ from pathlib import Path
 
 import polars as pl
 
+from tearsignals.contract import schema
 from tearsignals.errors import InputError
 from tearsignals.ingest.adapters.base import as_rejects
 from tearsignals.ingest.timeparse import utc_from_epoch_ms, utc_from_iso
@@ -215,15 +216,14 @@ def prefixed(reason: pl.Expr, prefix: str) -> pl.Expr:
     return pl.when(reason.is_not_null()).then(pl.concat_str(pl.lit(f"{prefix}: "), reason))
 
 
-def split_rejects(
-    frame: pl.DataFrame, table: str, columns: Sequence[str]
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Rows whose ``reason`` is null (as ``columns``) and the others as rejects.
+def split_rejects(frame: pl.DataFrame, table: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Rows whose ``reason`` is null (as the table's adapter columns) and the others as rejects.
 
-    ``frame`` needs ``reason``, ``row_number`` and ``raw`` besides ``columns``.
+    ``frame`` needs ``reason`` and ``raw`` besides
+    :func:`tearsignals.contract.schema.adapter_columns` of ``table``.
     """
     bad = pl.col("reason").is_not_null()
-    good = frame.filter(~bad).select(columns)
+    good = frame.filter(~bad).select(schema.adapter_columns(table))
     return good, as_rejects(frame.filter(bad), table)
 
 

@@ -43,9 +43,11 @@ class Parsed:
     """An adapter's output.
 
     ``frames`` maps a canonical table name (``beats``, ``heart_rate``,
-    ``episodes``) to a frame with that table's columns *except* ``subject_id``
-    and ``file_id`` (ingest adds them), plus ``row_number`` (Int64, 1-based
-    position of the record among the file's data records). ``rejects`` holds
+    ``episodes``) to a frame with that table's
+    :func:`~tearsignals.contract.schema.adapter_columns`: its columns *except*
+    ``subject_id``, ``file_id`` and ``episode_id`` (ingest adds them), plus
+    ``row_number`` (Int64, 1-based position of the record among the file's
+    data records). Nullable columns a format never reports may be left out. ``rejects`` holds
     the records the adapter could not parse, with a reason. ``duplicates``
     counts records the adapter dropped as copies of records it kept (e.g. the
     same sample recorded by watch and phone, resolved by a documented source

@@ -29,7 +29,6 @@ NAME = "csv_beats"
 TABLE = "beats"
 VALUE_COLUMN = "rr_ms"
 REQUIRED = ((VALUE_COLUMN,), tab.TIME_COLUMN_NAMES)
-OUTPUT_COLUMNS = ("source", "device", "t_utc", "rr_ms", "origin", "row_number")
 
 
 def sniff(head: bytes, path: Path) -> bool:
@@ -65,7 +64,7 @@ def parse(path: Path) -> Parsed:
     """
     fields = tab.read_csv_fields(path)
     tab.require_columns(path, fields.columns, REQUIRED)
-    good, rejects = tab.split_rejects(beats_with_reasons(fields, NAME), TABLE, OUTPUT_COLUMNS)
+    good, rejects = tab.split_rejects(beats_with_reasons(fields, NAME), TABLE)
     return Parsed(frames={TABLE: good}, rejects=rejects)
 
 

@@ -34,7 +34,6 @@ HR_UNITS: dict[str, float] = {
     "hr_hz": 60.0,
 }
 REQUIRED = (tuple(HR_UNITS), tab.TIME_COLUMN_NAMES)
-OUTPUT_COLUMNS = ("source", "device", "t_utc", "hr_bpm", "confidence", "row_number")
 
 
 def sniff(head: bytes, path: Path) -> bool:
@@ -72,7 +71,7 @@ def parse(path: Path) -> Parsed:
     fields = tab.read_csv_fields(path)
     tab.require_columns(path, fields.columns, REQUIRED)
     frame = heart_rate_with_reasons(fields, NAME)
-    good, rejects = tab.split_rejects(frame, TABLE, OUTPUT_COLUMNS)
+    good, rejects = tab.split_rejects(frame, TABLE)
     return Parsed(frames={TABLE: good}, rejects=rejects)
 
 

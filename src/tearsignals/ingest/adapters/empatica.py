@@ -64,7 +64,6 @@ import polars as pl
 from tearsignals.beats import detect
 from tearsignals.ingest.adapters import _tabular as tab
 from tearsignals.ingest.adapters.base import SNIFF_BYTES, Adapter, Parsed, as_rejects
-from tearsignals.ingest.adapters.episode_log import episode_id
 from tearsignals.ingest.timeparse import UTC_DTYPE
 
 IBI_ADAPTER_NAME = "e4_ibi"
@@ -90,11 +89,6 @@ SINGLE_TAG_S = 600.0
 TAG_CONTEXT = "E4 button tag"
 REASON_PEAK_REJECTED = "PPG peak rejected by heartpy"
 REASON_NO_INTERVAL = "PPG peak without an accepted previous peak (no interval)"
-BEAT_COLUMNS = ("source", "device", "t_utc", "rr_ms", "origin", "row_number")
-HR_COLUMNS = ("source", "device", "t_utc", "hr_bpm", "confidence", "row_number")
-EPISODE_COLUMNS = (
-    "episode_id", "start_utc", "end_utc", "tz", "intensity", "context", "source", "row_number"
-)  # fmt: skip
 _NUMBER = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)$")
 _IBI_HEADER = re.compile(r"^\s*([+-]?\d+(?:\.\d*)?)\s*,\s*IBI\s*$", re.IGNORECASE)
 
@@ -284,7 +278,7 @@ def parse_ibi(path: Path) -> Parsed:
     """
     lines = _text_lines(path)
     frame = ibi_beats_with_reasons(_ibi_start(path, lines), lines[1:])
-    good, rejects = tab.split_rejects(frame, "beats", BEAT_COLUMNS)
+    good, rejects = tab.split_rejects(frame, "beats")
     return Parsed(frames={"beats": good}, rejects=rejects)
 
 
@@ -331,7 +325,7 @@ def parse_hr(path: Path) -> Parsed:
         reason=reason,
         raw="raw",
     )
-    good, rejects = tab.split_rejects(frame, "heart_rate", HR_COLUMNS)
+    good, rejects = tab.split_rejects(frame, "heart_rate")
     return Parsed(frames={"heart_rate": good}, rejects=rejects)
 
 
@@ -387,7 +381,7 @@ def parse_bvp(path: Path) -> Parsed:
     checked = samples.with_columns(value=value, reason=reason)
     signal = checked["value"].fill_null(float("nan")).to_numpy().astype(np.float64)
     peaks = bvp_peaks_with_reasons(header, rate, samples, signal)
-    good, peak_rejects = tab.split_rejects(peaks, "beats", BEAT_COLUMNS)
+    good, peak_rejects = tab.split_rejects(peaks, "beats")
     bad_samples = as_rejects(checked.filter(pl.col("reason").is_not_null()), "beats")
     rejects = pl.concat([peak_rejects, bad_samples])
     return Parsed(frames={"beats": good}, rejects=rejects.sort("row_number"))
@@ -445,7 +439,6 @@ def tag_episodes(tags: pl.DataFrame) -> pl.DataFrame:
     start = _utc_from_us((pl.col("t_s") * 1e6).round(0).cast(pl.Int64))
     end = start + pl.duration(microseconds=(pl.col("duration_s") * 1e6).round(0).cast(pl.Int64))
     return starts.select(
-        episode_id=episode_id(start, end),
         start_utc=start,
         end_utc=end,
         tz=pl.lit("UTC"),

@@ -19,18 +19,12 @@ not after the start, or an unparseable number become rejects with a reason.
 JSON: a list of objects, or an object with an ``episodes`` list. A JSON
 reject's ``raw`` is the record as compact JSON.
 
-Episode id
-----------
-:func:`episode_id` hashes ``(start_utc, end_utc)`` here, because an adapter
-does not know the subject. The schema declares the id as a hash of subject,
-start and end: ingest must recompute it with
-``episode_id(pl.col("start_utc"), pl.col("end_utc"), pl.col("subject_id"))``
-once ``subject_id`` is known, so equal times of two subjects never collide.
+The episode id is a hash of subject, start and end, so ingest derives it once
+the subject is known (:func:`tearsignals.ingest.files.episode_id`).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from pathlib import Path
@@ -45,55 +39,8 @@ TABLE = "episodes"
 CSV_NAME = "episodes_csv"
 JSON_NAME = "episodes_json"
 REQUIRED = (("start",), ("end", "duration_min"))
-OUTPUT_COLUMNS = (
-    "episode_id",
-    "start_utc",
-    "end_utc",
-    "tz",
-    "intensity",
-    "context",
-    "source",
-    "row_number",
-)
-ID_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S%.6fZ"
 MAX_JSON_BYTES = tab.MAX_JSON_BYTES
 _JSON_HEAD = re.compile(r'^\s*(?:\[\s*\{|\{.*?"episodes"\s*:\s*\[)', re.DOTALL)
-
-
-def _sha256_16(keys: pl.Series) -> pl.Series:
-    """First 16 hex digits of sha256 of each key (null stays null)."""
-    # sha256 is not a polars expression; episode logs hold hundreds of rows, so a
-    # Python loop over them is cheap (never used on beat-sized tables).
-    return pl.Series(
-        [None if k is None else hashlib.sha256(k.encode()).hexdigest()[:16] for k in keys],
-        dtype=pl.String,
-    )
-
-
-def episode_id(start_utc: pl.Expr, end_utc: pl.Expr, subject_id: pl.Expr | None = None) -> pl.Expr:
-    """Stable episode id: first 16 hex digits of sha256 of ``[subject|]start|end``.
-
-    Times are rendered as ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` in UTC, so the id
-    does not depend on the zone the episode was logged in.
-
-    Examples
-    --------
-    >>> from datetime import datetime, timezone
-    >>> t0 = datetime(2026, 1, 5, 14, tzinfo=timezone.utc)
-    >>> t1 = datetime(2026, 1, 5, 14, 20, tzinfo=timezone.utc)
-    >>> frame = pl.DataFrame({"start_utc": [t0], "end_utc": [t1], "subject_id": ["s01"]})
-    >>> frame.select(episode_id(pl.col("start_utc"), pl.col("end_utc"))).item()
-    '3b538344008c1b16'
-    >>> frame.select(episode_id(pl.col("start_utc"), pl.col("end_utc"), pl.col("subject_id"))).item()
-    'd900271300d9062d'
-    """
-    parts = [
-        e.dt.convert_time_zone("UTC").dt.strftime(ID_TIME_FORMAT) for e in (start_utc, end_utc)
-    ]
-    if subject_id is not None:
-        parts.insert(0, subject_id.cast(pl.String))
-    key = pl.concat_str(parts, separator="|")
-    return key.map_batches(_sha256_16, return_dtype=pl.String).alias("episode_id")
 
 
 TEXT_FIELDS = ("start", "end", "duration_min", "tz", "intensity", "context")
@@ -152,7 +99,6 @@ def episodes_with_reasons(fields: pl.DataFrame, source: str) -> pl.DataFrame:
         pl.when(_given("intensity")).then(intensity_reason),
     ])  # fmt: skip
     return work.select(
-        episode_id=episode_id(pl.col("start_utc"), pl.col("end_utc")),
         start_utc="start_utc",
         end_utc="end_utc",
         tz=pl.coalesce(pl.when(_given("tz")).then(pl.col("tz").str.strip_chars()), "start_offset"),
@@ -170,7 +116,7 @@ def _parsed_episodes(path: Path, fields: pl.DataFrame, source: str, *, check: bo
     if check:
         tab.require_columns(path, fields.columns, REQUIRED)
     frame = episodes_with_reasons(fields, source)
-    good, rejects = tab.split_rejects(frame, TABLE, OUTPUT_COLUMNS)
+    good, rejects = tab.split_rejects(frame, TABLE)
     return Parsed(frames={TABLE: good}, rejects=rejects)
 
 

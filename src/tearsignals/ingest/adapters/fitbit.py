@@ -53,7 +53,6 @@ from tearsignals.ingest.timeparse import UTC_DTYPE
 
 NAME = "fitbit"
 TABLE = "heart_rate"
-OUTPUT_COLUMNS = ("source", "device", "t_utc", "hr_bpm", "confidence", "row_number")
 DATE_TIME_FORMAT = "%m/%d/%y %H:%M:%S"
 MAX_JSON_BYTES = tab.MAX_JSON_BYTES
 _HEAD = re.compile(
@@ -167,7 +166,7 @@ def parse(path: Path) -> Parsed:
     """
     records = json_records(path)
     frame = with_raw(heart_rate_with_reasons(record_fields(records)), records)
-    good, rejects = tab.split_rejects(frame, TABLE, OUTPUT_COLUMNS)
+    good, rejects = tab.split_rejects(frame, TABLE)
     return Parsed(frames={TABLE: good}, rejects=rejects)
 
 

@@ -53,8 +53,6 @@ from tearsignals.ingest.timeparse import UTC_DTYPE
 NAME = "garmin_fit"
 FIT_SIGNATURE = b".FIT"
 PADDING_S = 65.535
-BEAT_COLUMNS = ("source", "device", "t_utc", "rr_ms", "origin", "row_number")
-HR_COLUMNS = ("source", "device", "t_utc", "hr_bpm", "confidence", "row_number")
 REASON_NON_MONOTONIC = "non-monotonic time (record before the previous record)"
 
 
@@ -199,7 +197,7 @@ def fit_heart_rate(content: _Content) -> tuple[pl.DataFrame, pl.DataFrame]:
         device=pl.lit(content.device, pl.String),
         confidence=pl.lit(None, pl.Int64),  # FIT records carry none
     )
-    return tab.split_rejects(work, "heart_rate", HR_COLUMNS)
+    return tab.split_rejects(work, "heart_rate")
 
 
 def parse(path: Path) -> Parsed:

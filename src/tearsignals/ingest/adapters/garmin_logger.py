@@ -62,8 +62,6 @@ NAME = "garmin_logger"
 RR_TYPE = "HEART_RATE_VARIABILITY"
 HR_TYPE = "HEART_RATE"
 NOT_INGESTED_TABLE = "none"
-BEATS_COLUMNS = ("source", "device", "t_utc", "rr_ms", "origin", "row_number")
-HR_COLUMNS = ("source", "device", "t_utc", "hr_bpm", "confidence", "row_number")
 SNIFF_LINES = 5
 _LINE = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ][^;]*;[A-Z][A-Z0-9_]*;[^;]*$")
 
@@ -175,12 +173,8 @@ def parse(path: Path) -> Parsed:
         t_utc=pl.coalesce("t_utc", "utc"),
         reason=tab.first_reason([pl.col("reason"), pl.col("batch_reason")]),
     )
-    beats, beat_rejects = tab.split_rejects(
-        _table_rows(work, RR_TYPE, "rr_ms"), "beats", BEATS_COLUMNS
-    )
-    hr, hr_rejects = tab.split_rejects(
-        _table_rows(work, HR_TYPE, "hr_bpm"), "heart_rate", HR_COLUMNS
-    )
+    beats, beat_rejects = tab.split_rejects(_table_rows(work, RR_TYPE, "rr_ms"), "beats")
+    hr, hr_rejects = tab.split_rejects(_table_rows(work, HR_TYPE, "hr_bpm"), "heart_rate")
     others = work.filter(~pl.col("kind").is_in([RR_TYPE, HR_TYPE]) | pl.col("kind").is_null())
     other_rejects = as_rejects(others.filter(pl.col("reason").is_not_null()), NOT_INGESTED_TABLE)
     rejects = pl.concat([beat_rejects, hr_rejects, other_rejects]).sort("row_number")

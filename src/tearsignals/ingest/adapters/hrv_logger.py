@@ -55,8 +55,6 @@ from tearsignals.ingest.adapters.base import Adapter, Parsed, as_rejects
 from tearsignals.ingest.timeparse import UTC_DTYPE, utc_from_epoch_ms
 
 NAME = "hrv_logger"
-BEATS_COLUMNS = ("source", "device", "t_utc", "rr_ms", "origin", "row_number")
-HR_COLUMNS = ("source", "device", "t_utc", "hr_bpm", "confidence", "row_number")
 RR_HEADER = frozenset({"timestamp", "rr", "since_start"})
 HR_HEADER = frozenset({"timestamp", "since_start", "heart_rate"})
 FEATURES_HEADER = frozenset({"avnn", "sdnn", "rmssd"})
@@ -183,11 +181,11 @@ def parse(path: Path) -> Parsed:
     fields = tab.read_csv_fields(path)
     kind = file_kind(tuple(c for c in fields.columns if c not in ("row_number", "raw")), path)
     if kind == "rr":
-        good, rejects = tab.split_rejects(beats_with_reasons(fields), "beats", BEATS_COLUMNS)
+        good, rejects = tab.split_rejects(beats_with_reasons(fields), "beats")
         return Parsed(frames={"beats": good}, rejects=rejects)
     if kind == "hr":
         frame = heart_rate_with_reasons(fields)
-        good, rejects = tab.split_rejects(frame, "heart_rate", HR_COLUMNS)
+        good, rejects = tab.split_rejects(frame, "heart_rate")
         return Parsed(frames={"heart_rate": good}, rejects=rejects)
     if kind == "events":
         return Parsed(frames={}, rejects=event_rejects(fields))

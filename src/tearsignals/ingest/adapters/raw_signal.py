@@ -109,8 +109,9 @@ class SignalFile:
 
 
 def canonical(frame: pl.DataFrame, table: str) -> pl.DataFrame:
-    """``frame`` with the table's columns (minus ids, absent nullable ones as nulls) + row_number."""
-    columns = [c for c in schema.table(table).columns if c.name not in ("subject_id", "file_id")]
+    """``frame`` with the table's adapter columns, typed (absent nullable ones as nulls)."""
+    emitted = schema.adapter_columns(table)
+    columns = [c for c in schema.table(table).columns if c.name in emitted]
     return frame.select(
         *[
             pl.col(c.name).cast(c.dtype)

@@ -86,7 +86,6 @@ from tearsignals.ingest.timeparse import UTC_DTYPE, is_known_time_zone, utc_from
 NAME = "rr_text"
 SIDECAR_NAME = "sidecar"
 TABLE = "beats"
-OUTPUT_COLUMNS = ("source", "device", "t_utc", "rr_ms", "origin", "row_number")
 START_SUFFIX = ".start"
 TZ_SUFFIX = ".tz"
 # Header unit → factor to milliseconds.
@@ -324,7 +323,7 @@ def beats_from_intervals(
         reason="reason",
         raw="raw",
     )
-    return tab.split_rejects(beats, TABLE, OUTPUT_COLUMNS)
+    return tab.split_rejects(beats, TABLE)
 
 
 def record_lines(lines: list[str]) -> pl.DataFrame:

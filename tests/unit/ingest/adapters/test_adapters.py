@@ -38,10 +38,6 @@ def _write(tmp_path: Path, name: str, content: str | bytes) -> Path:
     return path
 
 
-def _expected_columns(table: str) -> list[str]:
-    return [c for c in schema.table(table).column_names if c not in ("subject_id", "file_id")]
-
-
 # --- detection ------------------------------------------------------------------------
 
 
@@ -118,7 +114,7 @@ def test_csv_beats_good_file(tmp_path: Path) -> None:
     adapter, parsed = adapters.parse_file(_write(tmp_path, "b.csv", BEATS))
     beats = parsed.frames["beats"]
     assert adapter.name == "csv_beats"
-    assert beats.columns == [*_expected_columns("beats"), "row_number"]
+    assert beats.columns == list(schema.adapter_columns("beats"))
     assert beats.schema["t_utc"] == pl.Datetime("us", "UTC")
     assert beats["t_utc"].to_list() == [
         datetime(2026, 1, 5, 14, 0, 0, tzinfo=UTC),
@@ -146,7 +142,7 @@ def test_csv_beats_without_device_column_has_null_device(tmp_path: Path) -> None
 def test_csv_hr_good_file_and_per_second_conversion(tmp_path: Path) -> None:
     parsed = csv_hr.parse(_write(tmp_path, "hr.csv", HR))
     hr = parsed.frames["heart_rate"]
-    assert hr.columns == [*_expected_columns("heart_rate"), "row_number"]
+    assert hr.columns == list(schema.adapter_columns("heart_rate"))
     assert hr["hr_bpm"].to_list() == [61.0, 62.5]
     assert hr["t_utc"][1] == datetime(2026, 1, 5, 14, 0, 1, tzinfo=UTC)
     per_s = csv_hr.parse(
@@ -159,7 +155,7 @@ def test_episodes_csv_good_file(tmp_path: Path) -> None:
     adapter, parsed = adapters.parse_file(_write(tmp_path, "e.csv", EPISODES_CSV))
     episodes = parsed.frames["episodes"]
     assert adapter.name == "episodes_csv"
-    assert episodes.columns == [*_expected_columns("episodes"), "row_number"]
+    assert episodes.columns == list(schema.adapter_columns("episodes"))
     assert episodes["start_utc"].to_list() == [
         datetime(2026, 1, 7, 18, 42, tzinfo=UTC),
         datetime(2026, 1, 8, 7, 0, tzinfo=UTC),
@@ -171,7 +167,6 @@ def test_episodes_csv_good_file(tmp_path: Path) -> None:
     assert episodes["tz"].to_list() == ["Europe/Berlin", "+01:00"]
     assert episodes["intensity"].to_list() == [7.0, None]
     assert episodes["context"].to_list() == ["film", None]
-    assert episodes["episode_id"].str.len_chars().to_list() == [16, 16]
     assert parsed.rejects.height == 0
 
 
@@ -190,29 +185,9 @@ def test_episodes_json_both_shapes_give_the_same_rows(tmp_path: Path) -> None:
     assert listed.frames["episodes"].equals(wrapped.frames["episodes"])
     from_json = listed.frames["episodes"].drop("source")
     from_csv = episode_log.parse_csv(_write(tmp_path, "e.csv", EPISODES_CSV)).frames["episodes"]
-    assert from_json["episode_id"].to_list() == from_csv["episode_id"].to_list()
+    times = ["start_utc", "end_utc"]
+    assert from_json.select(times).equals(from_csv.select(times))
     assert from_json["intensity"].to_list() == [7.0, None]
-
-
-def test_episode_id_is_stable_and_changes_with_subject_and_times() -> None:
-    t0, t1 = datetime(2026, 1, 5, 14, tzinfo=UTC), datetime(2026, 1, 5, 14, 20, tzinfo=UTC)
-    frame = pl.DataFrame(
-        {"s": [t0, t0, t0], "e": [t1, t1, t0.replace(minute=21)], "who": ["a", "b", "a"]}
-    )
-    without = frame.select(episode_log.episode_id(pl.col("s"), pl.col("e")))["episode_id"]
-    with_subject = frame.select(episode_log.episode_id(pl.col("s"), pl.col("e"), pl.col("who")))[
-        "episode_id"
-    ]
-    assert without[0] == without[1] != without[2]
-    assert with_subject[0] != with_subject[1]
-    assert with_subject[0] != without[0]
-    # pinned: the id must not change between releases (it keys the lake)
-    import hashlib
-
-    expected = hashlib.sha256(
-        b"2026-01-05T14:00:00.000000Z|2026-01-05T14:20:00.000000Z"
-    ).hexdigest()
-    assert without[0] == expected[:16]
 
 
 # --- file-level problems ----------------------------------------------------------------
@@ -286,7 +261,7 @@ def test_header_only_file_gives_zero_rows(tmp_path: Path) -> None:
     adapter, parsed = adapters.parse_file(_write(tmp_path, "h.csv", "timestamp,rr_ms\r\n"))
     assert adapter.name == "csv_beats"
     assert parsed.frames["beats"].height == 0
-    assert parsed.frames["beats"].columns == [*_expected_columns("beats"), "row_number"]
+    assert parsed.frames["beats"].columns == list(schema.adapter_columns("beats"))
     assert parsed.rejects.height == 0
     assert parsed.rows_in == 0
 

@@ -136,10 +136,6 @@ def _zip(path: Path, members: dict[str, bytes | str]) -> Path:
     return path
 
 
-def _columns(table: str) -> list[str]:
-    return [c for c in schema.table(table).column_names if c not in ("subject_id", "file_id")]
-
-
 @pytest.fixture(scope="module")
 def synthetic(tmp_path_factory: pytest.TempPathFactory) -> Parsed:
     path = tmp_path_factory.mktemp("apple") / "export.xml"
@@ -185,7 +181,7 @@ def test_a_zip_of_something_else_is_not_taken_for_an_export(tmp_path: Path) -> N
 
 def test_heart_rate_rows_units_offsets_and_source_priority(synthetic: Parsed) -> None:
     frame = synthetic.frames["heart_rate"]
-    assert frame.columns == [*_columns("heart_rate"), "row_number"]
+    assert frame.columns == list(schema.adapter_columns("heart_rate"))
     assert frame.schema["t_utc"] == pl.Datetime("us", "UTC")
     rows = frame.select("row_number", "t_utc", "hr_bpm", "device").rows()
     assert rows == [
@@ -209,7 +205,7 @@ def test_beats_from_12h_24h_decimal_comma_and_midnight_rollover(
     synthetic: Parsed,
 ) -> None:
     beats = synthetic.frames["beats"]
-    assert beats.columns == [*_columns("beats"), "row_number"]
+    assert beats.columns == list(schema.adapter_columns("beats"))
     expected = [
         (utc(2024, 3, 9, 19, 12, 3, 510000), 60000 / 62),
         (utc(2024, 3, 9, 19, 12, 4, 450000), 60000 / 64),
@@ -232,7 +228,7 @@ def test_vendor_sdnn_rows_keep_apples_value_and_beat_count(
     synthetic: Parsed,
 ) -> None:
     vendor = synthetic.frames["vendor_hrv"]
-    assert vendor.columns == [*_columns("vendor_hrv"), "row_number"]
+    assert vendor.columns == list(schema.adapter_columns("vendor_hrv"))
     assert vendor.select("row_number", "t_utc", "sdnn_ms", "n_beats", "device").rows() == [
         (2, utc(2024, 3, 9, 19, 12), 45.5, 3, f"{WATCH} (Watch6,7)"),
         (3, utc(2024, 3, 10, 4, 59, 58), 38.0, 3, f"{WATCH} (Watch6,7)"),

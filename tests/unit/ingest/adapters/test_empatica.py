@@ -45,12 +45,6 @@ def _bvp(seconds: float = 60.0, header: str = f"{START}\r\n64\r\n") -> str:
     return header + "".join(f"{v:.2f}\r\n" for v in wave)
 
 
-def _contract(table: str) -> list[str]:
-    """Columns an adapter emits: the table's minus subject_id and file_id, plus row_number."""
-    names = [c for c in schema.table(table).column_names if c not in ("subject_id", "file_id")]
-    return [*names, "row_number"]
-
-
 @pytest.mark.parametrize(
     ("name", "content", "table"),
     [
@@ -65,7 +59,7 @@ def test_frames_follow_the_table_contract(
 ) -> None:
     parsed = adapters.parse_file(_write(tmp_path, name, content))[1]
     assert list(parsed.frames) == [table]
-    assert parsed.frames[table].columns == _contract(table)
+    assert parsed.frames[table].columns == list(schema.adapter_columns(table))
     assert parsed.frames[table].height > 0
 
 

@@ -60,10 +60,7 @@ def test_pretty_printed_export_is_detected_by_content_and_read_as_utc(tmp_path: 
     adapter, parsed = adapters.parse_file(_write(tmp_path, "export.txt", PRETTY))
     hr = parsed.frames["heart_rate"]
     assert adapter.name == "fitbit"
-    assert hr.columns == [
-        *[c for c in schema.table("heart_rate").column_names if c not in ("subject_id", "file_id")],
-        "row_number",
-    ]
+    assert hr.columns == list(schema.adapter_columns("heart_rate"))
     # the basis is UTC: a UTC+11 user's local day 2023-01-26 starts at 01/25 13:00 UTC
     assert hr.select("t_utc", "hr_bpm", "confidence").rows() == [
         (datetime(2023, 1, 25, 13, 0, 7, tzinfo=UTC), 54.0, 2),

@@ -40,14 +40,9 @@ def _write(path: Path, content: str | bytes) -> Path:
     return path
 
 
-def _columns(table: str) -> list[str]:
-    names = [c for c in schema.table(table).column_names if c not in ("subject_id", "file_id")]
-    return [*names, "row_number"]
-
-
 def _assert_well_formed(parsed: Parsed) -> None:
     for table, frame in parsed.frames.items():
-        assert frame.columns == _columns(table)
+        assert frame.columns == list(schema.adapter_columns(table))
         assert frame.schema["t_utc"] == pl.Datetime("us", "UTC")
     assert parsed.rejects.schema == REJECT_SCHEMA
     assert parsed.rejects["reason"].is_not_null().all()
@@ -187,7 +182,9 @@ def test_heartpy_files_without_start_time_are_refused(tmp_path: Path, realdata: 
 
 def test_header_only_gives_no_rows(tmp_path: Path) -> None:
     parsed = raw_signal.parse(_write(tmp_path / "s.csv", START + "ecg_mv\n"))
-    assert parsed.rows_in == 0 and parsed.frames["beats"].columns == _columns("beats")
+    assert parsed.rows_in == 0 and parsed.frames["beats"].columns == list(
+        schema.adapter_columns("beats")
+    )
 
 
 def test_bad_samples_are_rejects_and_break_the_signal(tmp_path: Path, e0103_text: str) -> None:

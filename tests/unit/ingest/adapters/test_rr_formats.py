@@ -30,11 +30,6 @@ def _write(tmp_path: Path, name: str, content: str | bytes) -> Path:
     return path
 
 
-def _columns(table: str) -> list[str]:
-    names = [c for c in schema.table(table).column_names if c not in ("subject_id", "file_id")]
-    return [*names, "row_number"]
-
-
 def _one_line_error(err: pytest.ExceptionInfo[InputError], name: str) -> str:
     message = str(err.value)
     assert message.startswith(f"{name}: ")
@@ -87,7 +82,7 @@ def test_hrm_beats_are_start_plus_cumulative_rr_in_the_sidecar_zone(tmp_path: Pa
     adapter, parsed = adapters.parse_file(path)
     beats = parsed.frames["beats"]
     assert adapter.name == "polar_hrm"
-    assert beats.columns == _columns("beats")
+    assert beats.columns == list(schema.adapter_columns("beats"))
     assert beats["t_utc"].to_list() == [
         T0 + timedelta(milliseconds=ms) for ms in (800, 1700, 2700, 3400)
     ]
@@ -212,7 +207,7 @@ def test_rr_text_with_start_header_is_detected_by_content(tmp_path: Path) -> Non
     adapter, parsed = adapters.parse_file(_write(tmp_path, "session.dat", text))
     beats = parsed.frames["beats"]
     assert adapter.name == "rr_text"
-    assert beats.columns == _columns("beats")
+    assert beats.columns == list(schema.adapter_columns("beats"))
     assert beats["t_utc"].to_list() == [T0 + timedelta(milliseconds=ms) for ms in (800, 1700, 2700)]
     assert beats["row_number"].to_list() == [1, 2, 3]
     assert set(beats["device"]) == {"Polar H10"}
@@ -307,7 +302,9 @@ def test_rr_text_header_only_gives_zero_rows(tmp_path: Path) -> None:
         _write(tmp_path, "rr.txt", "# start: 2026-01-05T14:00Z\n")
     )
     assert adapter.name == "rr_text"
-    assert parsed.rows_in == 0 and parsed.frames["beats"].columns == _columns("beats")
+    assert parsed.rows_in == 0 and parsed.frames["beats"].columns == list(
+        schema.adapter_columns("beats")
+    )
 
 
 def test_rr_text_bom_crlf_and_encoding(tmp_path: Path) -> None:
@@ -373,7 +370,7 @@ def test_hrv_logger_beats_follow_since_start_not_packet_arrival(tmp_path: Path) 
     adapter, parsed = adapters.parse_file(_write(tmp_path, "s_RRIntervals.csv", text))
     beats = parsed.frames["beats"]
     assert adapter.name == "hrv_logger"
-    assert beats.columns == _columns("beats")
+    assert beats.columns == list(schema.adapter_columns("beats"))
     assert beats["t_utc"].to_list() == [
         T0 + timedelta(milliseconds=ms) for ms in (0, 900, 1900, 2600)
     ]
@@ -435,7 +432,7 @@ def test_hrv_logger_heart_rate_file(tmp_path: Path) -> None:
     text = f"timestamp, since_start, heart_rate\n\n{arrive},0,52\n{arrive + 1000},1000,x\n"
     parsed = hrv_logger.parse(_write(tmp_path, "s_HR.csv", text))
     hr = parsed.frames["heart_rate"]
-    assert hr.columns == _columns("heart_rate")
+    assert hr.columns == list(schema.adapter_columns("heart_rate"))
     assert hr.select("t_utc", "hr_bpm", "confidence").rows() == [(T0, 52.0, None)]
     assert parsed.rejects["reason"].to_list() == ["unparseable heart_rate"]
 
@@ -503,7 +500,9 @@ def test_garmin_logger_splits_heart_data_and_rejects_other_measures(tmp_path: Pa
     adapter, parsed = adapters.parse_file(_write(tmp_path, "garmin.txt", content))
     assert adapter.name == "garmin_logger"
     beats, hr = parsed.frames["beats"], parsed.frames["heart_rate"]
-    assert beats.columns == _columns("beats") and hr.columns == _columns("heart_rate")
+    assert beats.columns == list(schema.adapter_columns("beats")) and hr.columns == list(
+        schema.adapter_columns("heart_rate")
+    )
     assert beats.select("t_utc", "rr_ms", "row_number").rows() == [
         (T0 + timedelta(milliseconds=800), 800.0, 2),
         (T0 + timedelta(milliseconds=1700), 900.0, 4),

@@ -47,7 +47,7 @@ def _best_per_instant(good: pl.DataFrame, sources: pl.DataFrame) -> pl.DataFrame
 
 
 def _canonical(table: str, kept: pl.DataFrame, sources: pl.DataFrame) -> pl.DataFrame:
-    """The table's columns (but ``subject_id``/``file_id``) plus ``row_number``, typed."""
+    """The table's adapter columns, typed."""
     derived = {
         "source": pl.lit(NAME, pl.String),
         "origin": pl.lit(ORIGIN, pl.String),
@@ -55,7 +55,8 @@ def _canonical(table: str, kept: pl.DataFrame, sources: pl.DataFrame) -> pl.Data
             sources["source_id"], sources["device"], return_dtype=pl.String
         ),
     }
-    columns = [c for c in schema.table(table).columns if c.name not in ("subject_id", "file_id")]
+    emitted = schema.adapter_columns(table)
+    columns = [c for c in schema.table(table).columns if c.name in emitted]
     return kept.select(
         *[
             derived[c.name].alias(c.name) if c.name in derived
