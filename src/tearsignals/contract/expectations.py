@@ -9,8 +9,9 @@ suite per canonical table, derived from the declared schema:
 * between ``min`` and ``max`` where declared; in-set where ``values`` are declared;
 * uniqueness of the natural key (compound when it has several columns).
 
-Column dtypes are not expected here: :func:`tearsignals.contract.schema.conform` casts
-strictly before the gate, so pass ``schema.conform(frame, table)``.
+Column dtypes are not expected here: ingest casts once, before the row rules
+(:func:`tearsignals.ingest.plan.canonical_rows`), and passes the batch through
+:func:`tearsignals.contract.schema.checked`.
 
 great-expectations is imported lazily (it takes seconds) and one ephemeral
 context is reused per process; progress bars are off. ``python -m
@@ -175,7 +176,8 @@ def validate_batch(table: str, df: pl.DataFrame) -> GateResult:
     table
         Canonical table name.
     df
-        The batch, with exactly the table's columns (see :func:`tearsignals.contract.schema.conform`).
+        The batch, with exactly the table's columns in their declared dtypes
+        (see :func:`tearsignals.contract.schema.checked`).
 
     Returns
     -------

@@ -41,7 +41,7 @@ TABLE_NAMES = (
 
 ROW_NUMBER = "row_number"
 # Set by ingest, not by format adapters: the subject (the inbox folder), the input
-# file, and ids derived from the subject (see tearsignals.ingest.files).
+# file, and ids derived from the subject (see tearsignals.ingest.plan.canonical_rows).
 INGEST_COLUMNS = ("subject_id", "file_id", "episode_id")
 
 _DTYPES: dict[str, pl.DataType] = {
@@ -141,14 +141,39 @@ def empty(name: str) -> pl.DataFrame:
     return pl.DataFrame(schema=polars_schema(name))
 
 
+def _declared_in(df: pl.DataFrame, name: str) -> pl.Schema:
+    """The polars schema of ``name``; ``KeyError`` naming the declared columns ``df`` lacks."""
+    schema = polars_schema(name)
+    missing = [c for c in schema.names() if c not in df.columns]
+    if missing:
+        raise KeyError(f"{name}: missing columns {missing}")
+    return schema
+
+
 def conform(df: pl.DataFrame, name: str) -> pl.DataFrame:
     """Select the declared columns of ``name`` in order and cast them strictly.
 
     Raises ``KeyError`` naming the missing columns, so a frame that lacks part
     of the contract fails loudly instead of being padded with nulls.
     """
-    schema = polars_schema(name)
-    missing = [c for c in schema.names() if c not in df.columns]
-    if missing:
-        raise KeyError(f"{name}: missing columns {missing}")
+    schema = _declared_in(df, name)
     return df.select(pl.col(c).cast(t, strict=True) for c, t in schema.items())
+
+
+def checked(df: pl.DataFrame, name: str) -> pl.DataFrame:
+    """The declared columns of ``name`` in order, after checking (not casting) their dtypes.
+
+    For frames that were conformed once already (by ingest or by the step that
+    computed them): raises ``KeyError`` naming missing columns and ``TypeError``
+    naming columns of another dtype, so nothing reaches the lake uncast.
+
+    >>> checked(empty("beats").with_columns(pl.col("rr_ms").cast(pl.Int64)), "beats")
+    Traceback (most recent call last):
+    ...
+    TypeError: beats: columns of another dtype than declared: rr_ms Int64 (declared Float64)
+    """
+    schema = _declared_in(df, name)
+    wrong = [f"{c} {df.schema[c]} (declared {t})" for c, t in schema.items() if df.schema[c] != t]
+    if wrong:
+        raise TypeError(f"{name}: columns of another dtype than declared: {', '.join(wrong)}")
+    return df.select(schema.names())

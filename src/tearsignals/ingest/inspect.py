@@ -1,5 +1,13 @@
 """``tearsignals inspect FILE``: what ingest would make of a file, without writing anything.
 
+Inspect runs the steps of ingest: :func:`tearsignals.ingest.adapters.parse_file`
+(format detection and parsing), then :func:`tearsignals.ingest.plan.file_plan`
+(ids, the cast, row rules, the great-expectations gate) with no lake. Its
+counts are therefore those ingest stores for the file in a lake that holds none
+of its rows yet: rows ok, quarantined (with their reasons) and duplicate. A file
+that ingest would log as ``unknown_format`` or ``rejected`` raises the
+:class:`~tearsignals.errors.InputError` whose message ingest logs as ``detail``.
+
 Examples
 --------
 >>> import tempfile
@@ -19,14 +27,19 @@ from pathlib import Path
 
 import polars as pl
 
-from tearsignals.ingest import adapters, files, validate
+from tearsignals.ingest import adapters
+from tearsignals.ingest.plan import FilePlan, TableOutcome, file_plan
 
 _TIME_COLUMNS = ("t_utc", "start_utc")
 PREVIEW_SUBJECT = "inspect"
+PREVIEW_FILE_ID = "inspect"
+REASON_SOURCE_PRIORITY = "copies resolved by source priority"
 
 
 @dataclass(frozen=True)
 class TableSummary:
+    """One table of the file: what ingest would store, quarantine and count as duplicate."""
+
     rows_ok: int
     rows_quarantined: int
     rows_duplicate: int
@@ -36,9 +49,19 @@ class TableSummary:
 
 @dataclass(frozen=True)
 class FileSummary:
+    """The file as ingest would log it (``rows_*``), per table, and the reasons for quarantine.
+
+    ``rows_duplicate`` includes the copies the adapter resolved itself (listed
+    under ``problems`` as :data:`REASON_SOURCE_PRIORITY`), which belong to no table,
+    so the tables' duplicates may add up to less.
+    """
+
     path: Path
     format: str
     rows_in: int
+    rows_ok: int
+    rows_quarantined: int
+    rows_duplicate: int
     tables: dict[str, TableSummary]
     problems: Counter[str] = field(default_factory=Counter)
 
@@ -47,34 +70,47 @@ def _span(frame: pl.DataFrame) -> tuple[datetime | None, datetime | None]:
     column = next((c for c in _TIME_COLUMNS if c in frame.columns), None)
     if column is None or frame.is_empty():
         return None, None
-    return frame[column].min(), frame[column].max()  # type: ignore[return-value]
+    times = pl.col(column)
+    first, last = frame.select(times.min().alias("first"), times.max().alias("last")).row(0)
+    return first, last
 
 
-def _table_summary(table: str, frame: pl.DataFrame, problems: Counter[str]) -> TableSummary:
-    with_ids = files._with_ids(frame, PREVIEW_SUBJECT, "-", table)
-    checked = validate.row_rules(table, with_ids)
-    problems.update(f"{table}: {r}" for r in checked.quarantined["reason"].to_list())
-    first, last = _span(checked.ok)
-    return TableSummary(
-        checked.ok.height, checked.quarantined.height, checked.duplicates, first, last
+def _table_summary(outcome: TableOutcome | None, quarantined: int) -> TableSummary:
+    if outcome is None:
+        return TableSummary(0, quarantined, 0, None, None)
+    first, last = _span(outcome.accepted)
+    return TableSummary(outcome.accepted.height, quarantined, outcome.duplicates, first, last)
+
+
+def file_summary(path: Path, plan: FilePlan) -> FileSummary:
+    """The summary of a file's plan: per table (in plan order, then reject-only tables)."""
+    tables_of_rows = plan.quarantined.get_column("table").to_list()
+    names = list(dict.fromkeys([*plan.tables, *tables_of_rows]))
+    per_table = Counter(tables_of_rows)
+    tables = {t: _table_summary(plan.tables.get(t), per_table[t]) for t in names}
+    problems = Counter(
+        f"{t}: {r}" for t, r in plan.quarantined.select("table", "reason").iter_rows()
     )
+    if plan.adapter_duplicates:
+        problems[REASON_SOURCE_PRIORITY] += plan.adapter_duplicates
+    counts = (plan.rows_in, plan.rows_ok, plan.rows_quarantined, plan.rows_duplicate)
+    return FileSummary(path, plan.format, *counts, tables, problems)
 
 
 def inspect_file(path: Path) -> FileSummary:
-    """Detect, parse and row-check ``path``; raises InputError as ingest would record it."""
+    """Plan ``path`` as ingest does, with no lake; raises InputError as ingest would log it."""
     adapter, parsed = adapters.parse_file(path)
-    problems: Counter[str] = Counter(
-        f"{t}: {r}" for t, r in zip(parsed.rejects["table"], parsed.rejects["reason"], strict=True)
-    )
-    tables = {t: _table_summary(t, f, problems) for t, f in parsed.frames.items()}
-    if parsed.duplicates:
-        problems["copies resolved by source priority"] += parsed.duplicates
-    return FileSummary(path, adapter.name, parsed.rows_in, tables, problems)
+    return file_summary(path, file_plan(adapter.name, parsed, PREVIEW_SUBJECT, PREVIEW_FILE_ID))
 
 
 def summary_text(summary: FileSummary) -> str:
     """The report printed by the CLI: counts, time spans and problems (no values)."""
-    lines = [f"{summary.path}", f"  format:  {summary.format}", f"  records: {summary.rows_in:,}"]
+    lines = [
+        f"{summary.path}",
+        f"  format:  {summary.format}",
+        f"  records: {summary.rows_in:,} ({summary.rows_ok:,} ok, {summary.rows_quarantined:,} "
+        f"would be quarantined, {summary.rows_duplicate:,} duplicate)",
+    ]
     for table, t in summary.tables.items():
         span = (
             ""

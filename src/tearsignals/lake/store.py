@@ -14,6 +14,11 @@ and never see the temporary name. A writer killed mid-way leaves at most a
 temporary file, which :func:`remove_uncommitted` deletes at the start of the
 next run (writers hold the lake lock, see :mod:`tearsignals.lake.lock`).
 
+Frames arrive conformed (ingest casts adapter output once,
+:func:`tearsignals.ingest.plan.canonical_rows`; analysis steps conform what they
+compute): writers check the declared columns and dtypes
+(:func:`tearsignals.contract.schema.checked`) and never cast.
+
 Files are created with mode :func:`file_mode` (0600 unless
 ``TEARSIGNALS_FILE_MODE`` says otherwise, e.g. ``640``) and directories with
 :func:`dir_mode` (0700): the lake holds health data.
@@ -218,8 +223,8 @@ def _sort_columns(table: str) -> list[str]:
 
 
 def write_part(lake: Path, table: str, df: pl.DataFrame, subject_id: str, part: str) -> Path:
-    """Write one part file of a subject-partitioned table (conformed, sorted by key)."""
-    frame = schema.conform(df, table).filter(pl.col("subject_id") == subject_id)
+    """Write one part file of a subject-partitioned table (dtypes checked, sorted by key)."""
+    frame = schema.checked(df, table).filter(pl.col("subject_id") == subject_id)
     if frame.height != df.height:
         raise ValueError(f"{table}: rows of other subjects passed for {subject_id}")
     body = frame.drop("subject_id").sort(_sort_columns(table))
@@ -253,7 +258,7 @@ def replace_partition(lake: Path, table: str, df: pl.DataFrame, subject_id: str)
 
 def write_unpartitioned(lake: Path, table: str, df: pl.DataFrame) -> Path:
     """Replace an unpartitioned table (e.g. cohort_summary) atomically."""
-    body = schema.conform(df, table).sort(_sort_columns(table))
+    body = schema.checked(df, table).sort(_sort_columns(table))
     return write_parquet_atomic(body, layout.unpartitioned_path(lake, table))
 
 

@@ -115,7 +115,7 @@ def test_writes_and_state_marks_use_the_layout(tmp_path: Path) -> None:
     beats = pl.DataFrame(
         {"subject_id": ["S01"], "source": ["csv_beats"], "device": [None], "file_id": ["f1"],
          "t_utc": [t0], "rr_ms": [900.0], "origin": ["rr"]}
-    )  # fmt: skip
+    ).pipe(schema.conform, "beats")  # fmt: skip
     written = store.write_part(tmp_path, "beats", beats, "S01", "f1")
     assert written == layout.part_path(tmp_path, "beats", "S01", "f1")
     store.mark_pending_analysis(tmp_path, "S01")

@@ -15,7 +15,7 @@ from tearsignals.lake import layout, store
 
 def _beats(subject: str, n: int = 3) -> pl.DataFrame:
     t0 = datetime(2026, 1, 5, 15, tzinfo=UTC)
-    return pl.DataFrame(
+    frame = pl.DataFrame(
         {
             "subject_id": [subject] * n,
             "source": ["csv_beats"] * n,
@@ -26,6 +26,7 @@ def _beats(subject: str, n: int = 3) -> pl.DataFrame:
             "origin": ["rr"] * n,
         }
     )
+    return schema.conform(frame, "beats")
 
 
 def test_write_part_roundtrip_keeps_schema_and_hive_subject(tmp_path: Path) -> None:
@@ -56,6 +57,13 @@ def test_rows_of_another_subject_are_refused(tmp_path: Path) -> None:
     mixed = pl.concat([_beats("S01"), _beats("S02")])
     with pytest.raises(ValueError, match="other subjects"):
         store.write_part(tmp_path, "beats", mixed, "S01", "p")
+
+
+def test_a_frame_of_other_dtypes_is_refused_not_cast(tmp_path: Path) -> None:
+    loose = _beats("S01").with_columns(pl.col("rr_ms").cast(pl.Int64))
+    with pytest.raises(TypeError, match="rr_ms Int64"):
+        store.write_part(tmp_path, "beats", loose, "S01", "p")
+    assert store.read_table(tmp_path, "beats").is_empty()
 
 
 def test_failed_write_leaves_previous_file_and_no_temp_litter(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ JSON: a list of objects, or an object with an ``episodes`` list. A JSON
 reject's ``raw`` is the record as compact JSON.
 
 The episode id is a hash of subject, start and end, so ingest derives it once
-the subject is known (:func:`tearsignals.ingest.files.episode_id`).
+the subject is known (:func:`tearsignals.ingest.plan.episode_id`).
 """
 
 from __future__ import annotations

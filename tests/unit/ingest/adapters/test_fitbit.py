@@ -16,7 +16,7 @@ import pytest
 
 from tearsignals.contract import schema
 from tearsignals.errors import InputError
-from tearsignals.ingest import adapters, files, validate
+from tearsignals.ingest import adapters, files, plan, validate
 from tearsignals.ingest.adapters import fitbit
 from tearsignals.ingest.adapters.base import Parsed
 from tearsignals.lake import store
@@ -52,8 +52,8 @@ def _records(*samples: tuple[str, object, object]) -> str:
 
 
 def _checked(parsed: Parsed) -> validate.Checked:
-    frame = parsed.frames["heart_rate"].with_columns(subject_id=pl.lit("S01"), file_id=pl.lit("f1"))
-    return validate.row_rules("heart_rate", frame)
+    rows = plan.canonical_rows("heart_rate", parsed.frames["heart_rate"], "S01", "f1")
+    return validate.row_rules("heart_rate", rows)
 
 
 def test_pretty_printed_export_is_detected_by_content_and_read_as_utc(tmp_path: Path) -> None:
@@ -227,12 +227,9 @@ def test_ingest_adds_missing_nullable_columns_as_typed_nulls() -> None:
             "row_number": [1],
         }
     )
-    out = files._with_ids(frame, "S01", "f1", "heart_rate")
+    out = plan.canonical_rows("heart_rate", frame, "S01", "f1")
     assert out.schema["confidence"] == pl.Int64 and out["confidence"].to_list() == [None]
-    assert schema.conform(out, "heart_rate").height == 1
-    without_table = files._with_ids(frame, "S01", "f1")
-    assert "confidence" not in without_table.columns
+    assert out.schema["device"] == pl.String and out["subject_id"].to_list() == ["S01"]
+    assert out.columns == [*schema.table("heart_rate").column_names, "row_number"]
     with pytest.raises(KeyError, match="hr_bpm"):
-        schema.conform(
-            files._with_ids(frame.drop("hr_bpm"), "S01", "f1", "heart_rate"), "heart_rate"
-        )
+        plan.canonical_rows("heart_rate", frame.drop("hr_bpm"), "S01", "f1")

@@ -16,7 +16,7 @@ import pytest
 from tearsignals.beats import detect
 from tearsignals.contract import schema
 from tearsignals.errors import InputError
-from tearsignals.ingest import adapters, files, validate
+from tearsignals.ingest import adapters, files, plan, validate
 from tearsignals.ingest.adapters import polar_h10, raw_signal
 from tearsignals.ingest.adapters.base import REJECT_SCHEMA, Parsed
 from tearsignals.lake import store
@@ -281,8 +281,7 @@ def test_polar_h10_ecg_beats_fill_a_device_rr_dropout(
     ecg_s = ecg["t_utc"].dt.epoch("us").to_numpy() / 1e6 - t0 / 1e9
     assert ecg.height >= 35 and np.all((ecg_s > 36) & (ecg_s < 82))
     # rows in file order have increasing times, so no beat is quarantined as non-monotonic
-    rows = beats.with_columns(subject_id=pl.lit("S01"), file_id=pl.lit("f"))
-    checked = validate.row_rules("beats", rows)
+    checked = validate.row_rules("beats", plan.canonical_rows("beats", beats, "S01", "f"))
     assert "non-monotonic time" not in set(checked.quarantined["reason"])
 
 

@@ -9,12 +9,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import polars as pl
 import pytest
 
 from tearsignals.contract import schema
 from tearsignals.errors import InputError
-from tearsignals.ingest import adapters, validate
+from tearsignals.ingest import adapters, plan, validate
 from tearsignals.ingest.adapters import garmin_logger, hrv_logger, polar_hrm, rr_text
 from tearsignals.ingest.adapters.base import REJECT_SCHEMA, Parsed
 
@@ -39,8 +38,7 @@ def _one_line_error(err: pytest.ExceptionInfo[InputError], name: str) -> str:
 
 def _checked(parsed: Parsed, table: str) -> validate.Checked:
     """The schema row rules over an adapter's frame, as ingest applies them."""
-    frame = parsed.frames[table].with_columns(subject_id=pl.lit("S01"), file_id=pl.lit("f1"))
-    return validate.row_rules(table, frame)
+    return validate.row_rules(table, plan.canonical_rows(table, parsed.frames[table], "S01", "f1"))
 
 
 # --- Polar .hrm ------------------------------------------------------------------------------
