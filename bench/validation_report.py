@@ -26,10 +26,11 @@ import numpy as np
 from tearsignals.beats import detect
 from tearsignals.beats.cleaning import clean_series
 from tearsignals.beats.correction import NORMAL, classify_beats
-from tearsignals.config import CleaningConfig
+from tearsignals.config import AnalysisConfig, CleaningConfig, FrequencyConfig
 from tests.support import artifact_references as ref_art
 from tests.support import beat_references as ref_beats
 from tests.support import hrv_references as ref_hrv
+from tests.support import planted_signals as ps
 from tests.support.realdata import MISSING, REALDATA
 
 REPO = Path(__file__).resolve().parents[1]
@@ -158,6 +159,13 @@ def nsr001_section() -> list[str]:
     freq_pairs.append(("lf_hf vs lf/hf of the table", ref["lf"] / ref["hf"], freq["lf_hf"]))
     freq_pairs.append(("lf_hf rounded to 0.01 vs lfhf", ref["lfhf"], np.round(freq["lf_hf"], 2)))
     lfhf_equal = int((np.round(freq["lf_hf"], 2) == ref["lfhf"]).sum())
+    span_tied = ref_hrv.toolbox_frequency_windows(
+        samples, ref, cfg=ref_hrv.TOOLBOX_CFG.model_copy(update={"lomb_df_hz": None})
+    )
+    grid_pairs = [
+        (f"{name} vs {column}", ref[column], span_tied[name])
+        for name, column in ref_hrv.TOOLBOX_METRICS.items()
+    ]
     return [
         "## 2. PhysioNet Cardiovascular Signal Toolbox: nsr001, 231 five-minute windows",
         "",
@@ -175,12 +183,19 @@ def nsr001_section() -> list[str]:
         *_table(DISTRIBUTION_HEADER, _distribution_rows(time_pairs)),
         "### Frequency domain, Lomb (test_reference_frequency.py, tolerance 1e-6 relative)",
         "",
-        "Toolbox scaling (`FrequencyConfig(lomb_scaling='toolbox')`), the close-beat step of "
-        "`RRIntervalPreprocess` included. Powers in ms². The toolbox rounds LF/HF to two "
-        f"decimals; rounded the same way ours equals it in {lfhf_equal} of "
-        f"{ref['lfhf'].size} windows.",
+        "The toolbox's settings (`FrequencyConfig(lomb_scaling='toolbox', "
+        "lomb_df_hz=1/1024)`), the close-beat step of `RRIntervalPreprocess` included. Powers "
+        "in ms². The toolbox rounds LF/HF to two decimals; rounded the same way ours equals it "
+        f"in {lfhf_equal} of {ref['lfhf'].size} windows.",
         "",
         *_table(DISTRIBUTION_HEADER, _distribution_rows(freq_pairs)),
+        "The default grid follows the window (step 1/(4 T), T the span of its NN beats; "
+        "1/1200 Hz here) instead of the toolbox's fixed 1/1024 Hz. On these 5-min windows the "
+        "difference from the table (toolbox scaling) is small except in VLF, whose lower edge "
+        "(0.0033 Hz) is one 1/T away from 0 (section 7 shows why a fixed step fails longer "
+        "windows):",
+        "",
+        *_table(DISTRIBUTION_HEADER, _distribution_rows(grid_pairs)),
     ]
 
 
@@ -513,6 +528,59 @@ def beats_section() -> list[str]:
     ]
 
 
+# --- 7. Planted signals through the default window path ---------------------------------------
+
+
+def _tone_rows() -> list[list[str]]:
+    """LF and HF of the planted tones per recipe, tone position and window length."""
+    recipes = (
+        ("Lomb, grid 1/(4 T) (default)", FrequencyConfig(), ps.TONE_MEAN_RR_MS),
+        (
+            "Lomb, fixed 1/1024 Hz grid (the toolbox; the former default)",
+            FrequencyConfig(lomb_df_hz=ps.TOOLBOX_STEP_HZ),
+            ps.TONE_MEAN_RR_MS,
+        ),
+        ("Welch (`method='welch'`), 75 bpm", FrequencyConfig(method="welch"), ps.TONE_MEAN_RR_MS),
+        ("Welch (`method='welch'`), 60 bpm", FrequencyConfig(method="welch"), 1000.0),
+    )
+    rows = []
+    for name, freq, mean_rr_ms in recipes:
+        cfg = AnalysisConfig(frequency=freq)
+        for where, (lf_hz, hf_hz) in ps.TONES_HZ.items():
+            powers = [ps.tone_powers(m, lf_hz, hf_hz, cfg, mean_rr_ms) for m in ps.TONE_LENGTHS_MIN]
+            cells = [f"{lf:.1f} / {hf:.1f}" for lf, hf in powers]
+            worst = max(
+                max(abs(lf / ps.LF_TONE_MS2 - 1), abs(hf / ps.HF_TONE_MS2 - 1)) for lf, hf in powers
+            )
+            rows.append([name, where, *cells, f"{100 * worst:.1f} %"])
+    return rows
+
+
+def planted_section() -> list[str]:
+    lengths = [f"{m:g} min: LF / HF" for m in ps.TONE_LENGTHS_MIN]
+    return [
+        "## 7. Planted signals through the default window path",
+        "",
+        "Synthetic RR series with a known property, measured by `episode_window_metrics` "
+        "(`AnalysisConfig()` unless a row says otherwise); recipes in "
+        "`tests/support/planted_signals.py`.",
+        "",
+        "### Pure tones at every window length (test_window_lengths.py, tolerance 2 %)",
+        "",
+        f"RR = {ps.TONE_MEAN_RR_MS:g} ms (unless stated) plus an LF tone of "
+        f"{ps.LF_TONE_MS2:g} ms² and an HF tone of {ps.HF_TONE_MS2:g} ms² (a sinusoid of "
+        "amplitude A has variance A²/2), at 100/1024 and 256/1024 Hz (on the toolbox's grid) "
+        "or 100.5/1024 and 256.5/1024 Hz (between its points). A tone's Lomb peak is 1/T wide: "
+        "the toolbox's fixed 1/1024 Hz step samples it too coarsely beyond ~17 min, so the "
+        "band sum depends on where the tone falls; the default step 1/(4 T), T the span of "
+        "the window's NN beats, keeps every length within 2 %. Welch's cubic spline through "
+        "~1 Hz beat samples damps the 0.25 Hz tone at slow heart rates (about -3 % at 60 "
+        "bpm) at every length alike.",
+        "",
+        *_table(("recipe", "tone frequencies", *lengths, "worst error"), _tone_rows()),
+    ]
+
+
 # --- the document -------------------------------------------------------------------------------
 
 
@@ -523,6 +591,7 @@ SECTIONS = (
     hrv_logger_section,
     artifacts_section,
     beats_section,
+    planted_section,
 )
 
 

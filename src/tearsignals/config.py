@@ -165,8 +165,11 @@ class FrequencyConfig(_Frozen):
     """Frequency-domain HRV (``tearsignals.hrv.frequency_domain``): method, bands and gating.
 
     ``lomb`` is the PhysioNet Cardiovascular Signal Toolbox recipe (Lomb-Scargle
-    on the uneven NN series, grid ``k * lomb_df_hz``, band sums times the grid
-    step). Its raw scaling makes band powers proportional to the beat rate, so
+    on the uneven NN series, band sums times the grid step) on a grid tied to
+    each window: step ``1 / (lomb_oversampling * T)``, ``T`` the span of the
+    window's NN beats (the toolbox's fixed ``1/1024`` Hz is coarser than the
+    periodogram's peaks, ``1/T`` wide, in windows over ~17 min; ``lomb_df_hz``
+    fixes the step instead). Its raw scaling makes band powers proportional to the beat rate, so
     ``lomb_scaling="density"`` (the default) multiplies by the mean sampling
     interval to give ms^2 whose total matches the NN variance;
     ``"toolbox"`` reproduces the toolbox's numbers. ``welch`` is the ``hrv``
@@ -184,7 +187,16 @@ class FrequencyConfig(_Frozen):
     min_clean_s: float = Field(
         default=120.0, gt=0, description="seconds of NN intervals a window needs for LF/HF"
     )
-    lomb_df_hz: float = Field(default=1 / 1024, gt=0, description="Lomb frequency grid step")
+    lomb_oversampling: float = Field(
+        default=4.0,
+        ge=1.0,
+        description="Lomb grid step = 1 / (lomb_oversampling x the span of the window's NN beats)",
+    )
+    lomb_df_hz: float | None = Field(
+        default=None,
+        gt=0,
+        description="fixed Lomb grid step (Hz) instead of the span-tied one (the toolbox: 1/1024)",
+    )
     lomb_scaling: Literal["density", "toolbox"] = "density"
     welch_fs_hz: float = Field(default=4.0, gt=0, description="interpolation rate for Welch")
     welch_nperseg: int = Field(default=256, ge=8)

@@ -67,7 +67,8 @@ NSR_METRICS = {  # ours -> (toolbox column, factor to our units)
     "rmssd_ms": ("RMSSD", 1.0),
     "pnn50_pct": ("pnn50", 100.0),  # the toolbox reports a fraction
 }
-TOOLBOX_CFG = FrequencyConfig(lomb_scaling="toolbox")  # default bands and 1/1024 Hz grid
+# The toolbox: default bands, its fixed 1/1024 Hz grid and its scaling.
+TOOLBOX_CFG = FrequencyConfig(lomb_scaling="toolbox", lomb_df_hz=1 / 1024)
 TOOLBOX_METRICS = {  # ours -> toolbox column
     "vlf_ms2": "vlf",
     "lf_ms2": "lf",
@@ -153,15 +154,18 @@ def toolbox_time_windows(samples: np.ndarray, ref: Arrays) -> Arrays:
     return time_domain(nn_ms, *_every_nn_and_pair(nn_ms.size), lo, hi)
 
 
-def toolbox_frequency_windows(samples: np.ndarray, ref: Arrays, close_beats: bool = True) -> Arrays:
-    """Our Lomb powers (toolbox scaling) of the toolbox-cleaned NN intervals in the table's windows.
+def toolbox_frequency_windows(
+    samples: np.ndarray, ref: Arrays, close_beats: bool = True, cfg: FrequencyConfig = TOOLBOX_CFG
+) -> Arrays:
+    """Our Lomb powers (``cfg``: the toolbox's settings) of the toolbox-cleaned NN
+    intervals in the table's windows.
 
     Raises AssertionError unless every window holds the table's ``btsdet`` beats.
     """
     nn_ms, t_s, lo, hi = _toolbox_bounds(samples, ref, close_beats)
     np.testing.assert_array_equal(hi - lo, ref["btsdet"], err_msg="beats per window")
     ok = np.ones(nn_ms.size, dtype=bool)
-    return frequency_domain(t_s * 1000.0, nn_ms, ok, lo, hi, TOOLBOX_CFG)
+    return frequency_domain(t_s * 1000.0, nn_ms, ok, lo, hi, cfg)
 
 
 # --- hrv package (rhenanbartels/hrv), Welch -------------------------------------------------

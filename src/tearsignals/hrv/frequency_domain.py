@@ -4,8 +4,8 @@ Windows are index ranges ``[lo, hi)`` into one sorted beat array, as in
 ``hrv.time_domain``. A spectrum needs a loop over windows (about 0.5 ms for
 a 5-min window with either method, linear in its beat count; 3,000 such
 windows take ~1.5 s against ~0.1 s for the time domain). Windows without
-enough clean NN are skipped before any spectral work, and the frequency grid
-and the band-integration weights are built once and shared by all windows.
+enough clean NN are skipped before any spectral work. Welch's grid and band
+weights are built once per segment length; Lomb's follow each window's span.
 
 Two recipes (``FrequencyConfig.method``), each reproducing a reference
 implementation (``tests/golden/test_reference_frequency.py``):
@@ -14,14 +14,24 @@ implementation (``tests/golden/test_reference_frequency.py``):
     ``CalcLfHfParams``): the NN intervals of the window minus their mean, at
     their beat times (no resampling); the classic unnormalised Lomb-Scargle
     periodogram ``P(f) = (sum y cos)^2 / sum cos^2 + (sum y sin)^2 / sum sin^2``
-    (phases ``2 pi f (t - tau)``) on the grid ``f = k * lomb_df_hz``,
-    ``k = 1, 2, ...`` (the toolbox uses ``1/1024`` Hz); a band's power is the
-    sum of ``P`` over its grid points times the grid step. That sum
+    (phases ``2 pi f (t - tau)``) on the grid ``f = k * df``, ``k = 1, 2, ...``
+    up to the HF edge; a band's power is the sum of ``P`` over its grid points
+    times the grid step. The step follows the window (:func:`lomb_step_hz`):
+    ``df = 1 / (lomb_oversampling * T)`` with ``T`` the span of the window's NN
+    beats. A tone's peak is ``1/T`` wide, so a fixed step (the toolbox's
+    ``1/1024`` Hz, still available as ``lomb_df_hz``) samples it too coarsely
+    once ``T`` exceeds ~17 min and the band sum then depends on where the tone
+    falls between grid points (a 450 ms^2 HF tone read 581 or 1,096 ms^2 at
+    20 or 40 min); with 4 points per ``1/T`` the sum is within 2 % at any
+    length (``tests/unit/episodes/test_window_lengths.py``). That sum
     approximates ``variance / mean sampling interval``, i.e. it grows with the
     heart rate, so the default ``lomb_scaling="density"`` multiplies it by the
     mean sampling interval ``(t_last - t_first) / (N - 1)`` (s), which makes
     it a one-sided PSD integral in ms^2 (total ~ NN variance, comparable with
-    Welch). ``lomb_scaling="toolbox"`` keeps the toolbox's numbers.
+    Welch) at every window length: the peak height grows with ``N`` and its
+    width shrinks with ``1/T``, so the sum is ``~ N var / T`` and the factor
+    ``T / (N - 1)`` leaves the variance. ``lomb_scaling="toolbox"`` keeps the
+    toolbox's numbers.
 ``welch`` - the ``hrv`` package (rhenanbartels/hrv): beat times relative to
     the window's first NN beat, a not-a-knot cubic spline through the NN
     intervals sampled at ``welch_fs_hz`` from ``t = 0`` to the last beat,
@@ -78,6 +88,7 @@ from tearsignals.config import FrequencyConfig
 
 METRICS = ("vlf_ms2", "lf_ms2", "hf_ms2", "tp_ms2", "lf_hf", "resp_rate_bpm")
 _MIN_NN = 4  # a cubic spline and a meaningful periodogram need a few points
+_BLOCK_ENTRIES = 1 << 20  # complex phasors per Lomb block (16 MiB)
 # Rows of the band-weight matrices: below VLF, VLF, LF, HF.
 _ROWS = 4
 # Band powers (``_ROWS`` values) and the HF peak frequency (Hz) of one window.
@@ -143,10 +154,24 @@ def lomb_periodogram(t_s: FloatArray, y: FloatArray, df_hz: float, n_freqs: int)
     The toolbox's ``CalcLomb`` (without its optional normalisation) in closed
     form: with ``Z = sum exp(2 i w t)`` the offset ``tau`` satisfies
     ``2 w tau = angle(Z)``, ``sum cos^2(w (t - tau)) = (N + |Z|) / 2`` and
-    ``sum sin^2 = (N - |Z|) / 2``. ``y`` should have zero mean.
+    ``sum sin^2 = (N - |Z|) / 2``. ``y`` should have zero mean. Frequencies
+    are taken in blocks of at most ``_BLOCK_ENTRIES`` phasors, so a long
+    window (a fine grid times many beats) needs bounded memory.
     """
     t = t_s - t_s[0]  # the periodogram is shift invariant; small phases stay exact
-    z = _unit_phasors(t, df_hz, n_freqs)
+    rows = max(_BLOCK_ENTRIES // max(t.size, 1), 1)
+    blocks = [
+        _lomb_block(t, y, df_hz, first, min(rows, n_freqs - first))
+        for first in range(0, n_freqs, rows)
+    ]
+    return np.concatenate([np.zeros(0), *blocks])
+
+
+def _lomb_block(t: FloatArray, y: FloatArray, df_hz: float, first: int, count: int) -> FloatArray:
+    """:func:`lomb_periodogram` at ``k = first + 1 .. first + count``."""
+    z = _unit_phasors(t, df_hz, count)
+    if first:
+        z *= np.exp(2j * np.pi * first * df_hz * t)
     y_sum = z @ y
     two_sum = np.einsum("kn,kn->k", z, z)
     half_n = 0.5 * y.size
@@ -154,9 +179,10 @@ def lomb_periodogram(t_s: FloatArray, y: FloatArray, df_hz: float, n_freqs: int)
     rotated = y_sum * np.exp(-0.5j * np.angle(two_sum))
     cos_part = rotated.real**2 / (half_n + half_abs)
     sin_den = half_n - half_abs
-    sin_part = np.zeros(n_freqs)
+    sin_part = np.zeros(count)
     np.divide(rotated.imag**2, sin_den, out=sin_part, where=sin_den > 1e-9 * half_n)
-    return cos_part + sin_part
+    out: FloatArray = cos_part + sin_part
+    return out
 
 
 def smoothness_priors_detrend(rr: FloatArray, lam: float) -> FloatArray:
@@ -195,15 +221,31 @@ def hf_peak_hz(freqs_hz: FloatArray, psd: FloatArray, cfg: FrequencyConfig) -> f
     return float(freqs_hz[inside[np.argmax(psd[inside])]])
 
 
+def lomb_step_hz(span_s: float, cfg: FrequencyConfig) -> float:
+    """Lomb grid step for NN beats spanning ``span_s`` seconds: ``cfg.lomb_df_hz`` when
+    fixed, else ``1 / (cfg.lomb_oversampling * span_s)``.
+
+    Examples
+    --------
+    >>> lomb_step_hz(300.0, FrequencyConfig()) == 1 / 1200
+    True
+    >>> lomb_step_hz(2400.0, FrequencyConfig(lomb_df_hz=1 / 1024)) == 1 / 1024
+    True
+    """
+    if cfg.lomb_df_hz is not None:
+        return cfg.lomb_df_hz
+    return 1.0 / (cfg.lomb_oversampling * span_s)
+
+
 def _lomb_estimator(cfg: FrequencyConfig) -> BandPowers:
-    """Band powers of one window by the toolbox's Lomb recipe (grid built once)."""
-    n_freqs = int(np.floor(cfg.hf_hz[1] / cfg.lomb_df_hz))
-    freqs = cfg.lomb_df_hz * np.arange(1, n_freqs + 1, dtype=np.float64)
-    weights = band_weights(freqs, cfg, "rectangle")
+    """Band powers of one window by the toolbox's Lomb recipe, on the window's own grid."""
 
     def powers(t_s: FloatArray, rr: FloatArray) -> tuple[FloatArray, float]:
-        psd = lomb_periodogram(t_s, rr - rr.mean(), cfg.lomb_df_hz, n_freqs)
-        bands: FloatArray = weights @ psd
+        df_hz = lomb_step_hz(float(t_s[-1] - t_s[0]), cfg)
+        n_freqs = max(int(np.floor(cfg.hf_hz[1] / df_hz)), 1)
+        freqs = df_hz * np.arange(1, n_freqs + 1, dtype=np.float64)
+        psd = lomb_periodogram(t_s, rr - rr.mean(), df_hz, n_freqs)
+        bands: FloatArray = band_weights(freqs, cfg, "rectangle") @ psd
         if cfg.lomb_scaling == "density":
             bands = bands * (t_s[-1] - t_s[0]) / (t_s.size - 1)
         return bands, hf_peak_hz(freqs, psd, cfg)

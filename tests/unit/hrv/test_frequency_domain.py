@@ -80,10 +80,11 @@ def test_a_0_25_hz_modulation_lands_in_hf(method: str) -> None:
 @pytest.mark.parametrize(("f_hz", "bpm"), [(0.25, 15.0), (0.3, 18.0)])
 def test_resp_rate_is_the_hf_peak(method: str, f_hz: float, bpm: float) -> None:
     """An RR series modulated at ``f_hz`` breathes at ``60 f_hz`` per minute
-    (within one grid step: 1/1024 Hz for Lomb, 1/64 Hz for Welch)."""
+    (within one grid step: 1/(4 T) for Lomb, 1/64 Hz for Welch)."""
     t, rr = modulated_beats(f_hz)
     got = one_window(t, rr, FrequencyConfig(method=method))
-    step_bpm = 60.0 / (1024 if method == "lomb" else 64)
+    span_s = (t[-1] - t[0]) / 1000.0
+    step_bpm = 60.0 * (1 / (4 * span_s) if method == "lomb" else 1 / 64)
     assert got["resp_rate_bpm"] == pytest.approx(bpm, abs=step_bpm)
 
 
