@@ -10,6 +10,8 @@
       validation/<file_id>.json                great-expectations result of each input file
       _pending_analysis/<subject_id>           subjects whose gold tables need a rebuild
       _analysis_params/<params_hash>.json      the analysis parameters behind a params_hash
+      reports/<params_hash>/report.html        the cohort report of a parameter set
+      reports/<params_hash>/episode-<id>.html  a report with one episode's panel
       _pseudonymisation.json                   whether subject ids are pseudonymised
       .lock                                    the writers' lock file
       **/.<name>.<32 hex>.tmp                  an atomic write in progress (or killed)
@@ -28,6 +30,8 @@ Examples
 'LAKE/cohort_summary/part-0.parquet'
 >>> str(validation_path(lake, "ab12"))
 'LAKE/validation/ab12.json'
+>>> str(report_path(lake, "0123abcd"))
+'LAKE/reports/0123abcd/report.html'
 >>> is_temp_path(temp_path(lake / "beats" / "x.parquet"))
 True
 """
@@ -46,6 +50,10 @@ PART_SUFFIX = ".parquet"
 VALIDATION_DIR = "validation"
 PENDING_ANALYSIS_DIR = "_pending_analysis"
 ANALYSIS_PARAMS_DIR = "_analysis_params"
+PARAMS_SUFFIX = ".json"
+PARAMS_GLOB = f"*{PARAMS_SUFFIX}"
+REPORTS_DIR = "reports"
+REPORT_FILE = "report.html"
 PSEUDONYM_MARKER = "_pseudonymisation.json"
 LOCK_FILE = ".lock"
 PART_GLOB = f"*{PART_SUFFIX}"
@@ -131,7 +139,38 @@ def analysis_params_path(lake: Path, params_hash: str) -> Path:
     >>> str(analysis_params_path(Path("LAKE"), "0123abcd"))
     'LAKE/_analysis_params/0123abcd.json'
     """
-    return lake / ANALYSIS_PARAMS_DIR / f"{params_hash}.json"
+    return analysis_params_dir(lake) / f"{params_hash}{PARAMS_SUFFIX}"
+
+
+def analysis_params_dir(lake: Path) -> Path:
+    """The folder of the analysis parameter files, one per ``params_hash``."""
+    return lake / ANALYSIS_PARAMS_DIR
+
+
+def params_hash_of(path: Path) -> str:
+    """The ``params_hash`` a parameter file is named after (inverse of :func:`analysis_params_path`)."""
+    return path.name.removesuffix(PARAMS_SUFFIX)
+
+
+def report_dir(lake: Path, params_hash: str) -> Path:
+    """The folder of the reports made from the gold rows of one parameter set."""
+    return lake / REPORTS_DIR / params_hash
+
+
+def report_path(lake: Path, params_hash: str) -> Path:
+    """The cohort report that every analysis run writes for its ``params_hash``."""
+    return report_dir(lake, params_hash) / REPORT_FILE
+
+
+def episode_report_path(lake: Path, params_hash: str, episode_id: str) -> Path:
+    """The report with the panel of one episode (``tearsignals report --episode ID``).
+
+    >>> str(episode_report_path(Path("LAKE"), "0123abcd", "e1"))
+    'LAKE/reports/0123abcd/episode-e1.html'
+    """
+    if not _SUBJECT_RE.match(episode_id):
+        raise ValueError(f"episode id {episode_id[:40]!r} is no file-name segment")
+    return report_dir(lake, params_hash) / f"episode-{episode_id}.html"
 
 
 def pseudonym_marker_path(lake: Path) -> Path:

@@ -4,7 +4,8 @@ Where each file lives is :mod:`tearsignals.lake.layout`: hive partitions
 ``LAKE/<table>/subject_id=<id>/<part>.parquet`` (the partition column is not
 repeated inside the files), one ``part-0.parquet`` per unpartitioned table,
 ``LAKE/validation/<file_id>.json``, the parameters of each analysis
-(``LAKE/_analysis_params/<params_hash>.json``, :func:`read_params`) and small
+(``LAKE/_analysis_params/<params_hash>.json``, :func:`read_params`), the HTML
+reports (``LAKE/reports/<params_hash>/``, :func:`write_report`) and small
 state files.
 
 Every write is atomic: the bytes go to a hidden temporary file in the target
@@ -42,6 +43,7 @@ import re
 import signal
 from collections import Counter
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
@@ -360,6 +362,46 @@ def read_params(lake: str | Path, params_hash: str) -> dict[str, Any]:
     if not isinstance(document, dict):
         raise InputError(f"analysis parameters {path.name} are not a JSON object")
     return document
+
+
+def params_written(lake: str | Path) -> dict[str, datetime]:
+    """When each parameter set's file was last written (UTC), newest first, by ``params_hash``.
+
+    A parameter file is rewritten by every analysis step that uses it, so its
+    time is that of the last analysis run with those parameters.
+    """
+    folder = layout.analysis_params_dir(Path(lake))
+    if not folder.is_dir():
+        return {}
+    written = {
+        layout.params_hash_of(p): datetime.fromtimestamp(p.stat().st_mtime, UTC)
+        for p in folder.glob(layout.PARAMS_GLOB)
+        if _PARAMS_HASH_RE.match(layout.params_hash_of(p))
+    }
+    return dict(sorted(written.items(), key=lambda item: item[1], reverse=True))
+
+
+def report_target(lake: str | Path, params_hash: str, episode_id: str | None = None) -> Path:
+    """Where the report of ``params_hash`` (with one episode's panel, if given) is written."""
+    _params_path(Path(lake), params_hash)  # a malformed hash is refused in one line
+    if episode_id is None:
+        return layout.report_path(Path(lake), params_hash)
+    try:
+        return layout.episode_report_path(Path(lake), params_hash, episode_id)
+    except ValueError as err:
+        raise InputError(str(err)) from None
+
+
+def write_report(
+    lake: str | Path, params_hash: str, html: str, episode_id: str | None = None
+) -> Path:
+    """Write an HTML report to :func:`report_target` (atomic, mode :func:`file_mode`)."""
+    return write_bytes_atomic(html.encode(), report_target(lake, params_hash, episode_id))
+
+
+def has_report(lake: str | Path, params_hash: str) -> bool:
+    """Whether the cohort report of ``params_hash`` has been written."""
+    return report_target(lake, params_hash).is_file()
 
 
 def committed_file_ids(lake: Path, subject_id: str) -> set[str]:

@@ -20,6 +20,7 @@ STATE_NAMES = {
     layout.VALIDATION_DIR,
     layout.PENDING_ANALYSIS_DIR,
     layout.ANALYSIS_PARAMS_DIR,
+    layout.REPORT_FILE,
     layout.PSEUDONYM_MARKER,
     layout.LOCK_FILE,
     layout.SINGLE_PART,
