@@ -9,7 +9,9 @@ PYTEST_ARGS ?=
 # (tests/support) from the repository root; pytest finds them through pythonpath in pyproject.
 RUN_SCRIPT := PYTHONPATH=. $(BIN)/python
 
-.PHONY: install demo test test-all lint format bench docs validation corpus-report clean
+CHROMIUM := /usr/bin/chromium
+
+.PHONY: install browser demo test test-all lint format bench docs validation corpus-report clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,13 +23,21 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
+# The report tests render pages in headless Chromium (Debian's package): installed here when it
+# is missing and we may (root with apt-get); elsewhere those tests skip and say why.
+browser:
+	@if [ ! -x $(CHROMIUM) ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing Debian's chromium for the report tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	fi
+
 demo: $(STAMP)
 	$(BIN)/tearsignals demo --lake data/demo/lake
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -q -m "not slow" $(PYTEST_ARGS)
 
-test-all: $(STAMP)
+test-all: $(STAMP) browser
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 lint: $(STAMP)

@@ -44,7 +44,8 @@ def analyze_episodes(lake: str, config: AnalysisConfig = AnalysisConfig()) -> di
         n_rows = summarize_cohort(lake, config)
         pipeline.analysis_done(Path(lake), subjects)
         cohort = pipeline.read_cohort_summary(Path(lake))
-    markdown = report.cohort_markdown(cohort, config.windows.names())
+        report_path = report.write_report(Path(lake), config.params_hash())
+    markdown = report.cohort_markdown(cohort, config.windows.names(), report_path)
     create_markdown_artifact(markdown, key="cohort-summary")
     logger.info("cohort summary has %d rows", n_rows)
     return {"subjects": counts, "cohort_rows": n_rows, "params_hash": config.params_hash()}

@@ -12,7 +12,9 @@ import pytest
 
 from tearsignals import cli
 from tearsignals.cli import commands
-from tearsignals.lake import store
+from tearsignals.config import AnalysisConfig
+from tearsignals.lake import layout, store
+from tests.support.lakes import planted_effect_in_view
 
 pytestmark = pytest.mark.integration
 
@@ -92,6 +94,12 @@ def test_demo_runs_end_to_end_in_a_fresh_process(tmp_path: Path) -> None:
     cohort = pl.read_parquet(lake / "cohort_summary" / "*.parquet")
     assert cohort.height > 0
     assert set(store.subjects_in(lake, "episode_windows")) == {"S01", "S02", "S03", "S04"}
+    page = layout.report_path(lake, AnalysisConfig().params_hash())
+    assert done.stdout.rstrip().endswith(f"report:  {page}\nopen it: {commands.open_command(page)}")
+    assert page.is_file()
+    seen = planted_effect_in_view(lake)
+    assert seen["curve_min"] > seen["band_high"], seen  # ln RMSSD above the control band
+    assert seen["ln_rmssd_ci_low"] > 0 and seen["hr_during_ci_low"] > 0, seen  # forest: right of 0
 
 
 def _free_port() -> int:

@@ -10,7 +10,7 @@ import pytest
 
 from tearsignals.config import AnalysisConfig
 from tearsignals.contract import schema
-from tearsignals.lake import store
+from tearsignals.lake import layout, store
 from tearsignals.synth import PlantedEffect, SynthConfig, write_cohort
 from tearsignals_flows.analyze_episodes import analyze_episodes
 from tearsignals_flows.nightly_ingest import nightly_ingest
@@ -93,6 +93,23 @@ def test_nightly_run_analysed_every_subject_that_gained_data(
     episodes = store.read_table(lake, "episodes")
     windows = store.read_table(lake, "episode_windows").filter(pl.col("role") == "episode")
     assert set(windows["episode_id"]) == set(episodes["episode_id"])
+
+
+def test_the_analysis_run_writes_its_report_and_links_it_from_its_artifact(
+    ingested: tuple[Path, Path, dict[str, object]],
+) -> None:
+    from prefect import get_client
+    from prefect.client.schemas.filters import ArtifactCollectionFilter, ArtifactCollectionFilterKey
+
+    _, lake, result = ingested
+    analysis = result["analysis"]
+    assert isinstance(analysis, dict)
+    page = layout.report_path(lake, analysis["params_hash"])
+    assert '<figure data-figure="forest">' in page.read_text()
+    wanted = ArtifactCollectionFilter(key=ArtifactCollectionFilterKey(any_=["cohort-summary"]))
+    with get_client(sync_client=True) as client:
+        (artifact,) = client.read_latest_artifacts(artifact_filter=wanted)
+    assert f"Report: [report.html]({page.resolve().as_uri()})" in str(artifact.data)
 
 
 def _cohort_row(lake: Path, metric: str, window: str) -> dict[str, float]:

@@ -19,6 +19,7 @@ from tearsignals.config import AnalysisConfig
 from tearsignals.contract import schema
 from tearsignals.errors import InputError
 from tearsignals.lake import layout, privacy, store
+from tearsignals.report import status as lake_status
 from tearsignals.synth import PlantedEffect, SynthConfig, write_cohort
 
 
@@ -128,6 +129,38 @@ def demo(lake: Path, cfg: SynthConfig) -> int:
     for table in gold:
         print(f"  {table:<16} {layout.table_dir(lake, table)}")
     print(f"read with: polars.read_parquet('{layout.unpartitioned_path(lake, 'cohort_summary')}')")
+    _print_report_path(store.report_target(lake, analysis.params_hash()))
+    return 0
+
+
+def open_command(path: Path) -> str:
+    """The shell command that opens ``path`` in the desktop's browser."""
+    opener = {"darwin": "open", "win32": "start"}.get(sys.platform, "xdg-open")
+    return f"{opener} {path}"
+
+
+def _print_report_path(path: Path) -> None:
+    print(f"report:  {path}")
+    print(f"open it: {open_command(path)}")
+
+
+def write_report(
+    lake: Path, params_hash: str | None, out: Path | None, episode_id: str | None
+) -> int:
+    """Write the HTML report of ``params_hash`` (default: the cohort tables' parameter set)."""
+    chosen = params_hash or report.latest_params_hash(lake)
+    if out is None:
+        path = report.write_report(lake, chosen, episode_id)
+    else:
+        page = report.report_html(lake, chosen, episode_id)
+        path = store.write_bytes_atomic(page.encode(), out)
+    _print_report_path(path)
+    return 0
+
+
+def show_status(lake: Path) -> int:
+    """Print what the lake holds (``tearsignals.report.status``)."""
+    print(lake_status.status_text(lake, lake_status.read_status(lake)))
     return 0
 
 

@@ -124,6 +124,24 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--lake", type=Path, default=Path("data/demo/lake"))
     _synth_options(s)
 
+    s = sub.add_parser("report", help="write the HTML report of an analysis in the lake")
+    s.add_argument("--lake", type=Path, required=True)
+    s.add_argument(
+        "--params",
+        metavar="HASH",
+        help="parameter set to report (default: the one of the lake's cohort tables)",
+    )
+    s.add_argument(
+        "--out",
+        type=Path,
+        metavar="FILE",
+        help="write here (default LAKE/reports/<HASH>/report.html, or episode-<ID>.html)",
+    )
+    s.add_argument("--episode", metavar="ID", help="add the panel of one analysed episode")
+
+    s = sub.add_parser("status", help="what the lake holds: subjects, sources, files, analyses")
+    s.add_argument("--lake", type=Path, required=True)
+
     s = sub.add_parser("inspect", help="show what ingest would make of FILE, writing nothing")
     s.add_argument("file", type=Path)
 
@@ -203,6 +221,12 @@ def _key_file(path: Path | None) -> Path | None:
     return path.resolve()
 
 
+def _out_file(path: Path) -> Path:
+    if path.is_dir() or not path.parent.is_dir():
+        raise UsageError(f"--out {path} must be a file in an existing directory")
+    return path.resolve()
+
+
 def _lake_path(path: Path) -> Path:
     if path.exists() and not path.is_dir():
         raise UsageError(f"lake {path} exists and is not a directory")
@@ -241,6 +265,12 @@ def _dispatch(args: argparse.Namespace) -> int:
         return commands.synth(args.outdir, commands.synth_config(args))
     if args.command == "demo":
         return commands.demo(_lake_path(args.lake), commands.synth_config(args))
+    if args.command == "report":
+        lake = _existing_dir(args.lake, "lake")
+        out = _out_file(args.out) if args.out is not None else None
+        return commands.write_report(lake, args.params, out, args.episode)
+    if args.command == "status":
+        return commands.show_status(_existing_dir(args.lake, "lake"))
     if args.command == "inspect":
         if not args.file.is_file():
             raise UsageError(f"{args.file} is not a file")

@@ -61,6 +61,34 @@ cfg = tearsignals.AnalysisConfig.model_validate(doc["parameters"])   # cfg.param
 """
 
 
+REPORTS_SECTION = """## `reports/<params_hash>/` (HTML reports)
+
+Every `analyze-episodes` run writes `LAKE/reports/<params_hash>/report.html` for its parameter
+set and links it from its Prefect artifact (`cohort-summary`). `tearsignals report --lake LAKE
+[--params HASH] [--out FILE] [--episode ID]` writes it again (default: the parameter set of the
+cohort tables), or with one episode's panel first as
+`LAKE/reports/<params_hash>/episode-<episode_id>.html`; `--out` writes elsewhere.
+
+One self-contained HTML file: figures are SVG (matplotlib, text as paths) embedded as `data:`
+URIs, styles are inline, there is no script, and a content-security policy lets the page load
+nothing from outside, so it opens offline and prints (A4 landscape, figures and tables kept
+whole). Written atomically and readable by the owner only, like every lake file. It shows
+aggregates, plus, with `--episode`, that episode's beats as a figure; never an episode's context
+text. Elements carry `data-figure`, `data-table` and `data-column` attributes for scripts.
+
+| section | what it shows | from |
+|---|---|---|
+| Episode (with `--episode`) | RR tachogram (minute heart rate where there are no beats) of the episode and of each matched control day at the same clock time, each day's windows shaded (hatched: graded poor or none); the windows' metrics and the episode's shifts | `episode_windows`, `episode_shifts`, `beats`, `heart_rate` |
+| Event-locked time course | for each metric of the time course, the change from baseline around onset and around end: mean of subject means per bin with its 95% t-interval; the matched control days' shift per window (mean of subject means, 95% t-interval) as a grey band over the window; the windows shaded | `cohort_timecourse`, `episode_shifts` |
+| Control-adjusted shifts | forest plot of the primary estimand for HR and ln RMSSD in every window: each subject (mean over its episodes, percentile bootstrap CI) and the cohort (hierarchical bootstrap CI), with the number of episodes | `subject_summary`, `cohort_summary` |
+| Data yield | subjects x UTC days coloured by hours with data (clock minutes holding a beat or heart-rate sample), days with analysed episodes marked; days, hours and episodes per subject | `beats`, `heart_rate`, `episodes` |
+| Quality ledger | episode and control windows by grade and reason; beats corrected per window name (Lipponen classes, share of beats) | `episode_windows` |
+| Cohort table | the control-adjusted rows of the cohort summary; the mixed model's average control-adjusted shift with q-values | `cohort_summary`, `cohort_model` |
+| (further cohort tables) | every other unpartitioned gold table with rows for the parameter set (e.g. sensitivity runs, power), as a table headed by its schema description; absent when the lake holds none | its table |
+| Methods and parameters | a methods paragraph generated from the stored parameters (windows, cleaning, quality, spectrum, estimand and controls, statistics, software versions) and every stored parameter | `_analysis_params/<params_hash>.json` |
+"""
+
+
 def _dtype_text(c: schema.Column) -> str:
     text = str(c.dtype).replace("Datetime(time_unit='us', time_zone='UTC')", "Datetime(us, UTC)")
     return text + ("" if c.nullable else ", not null")
@@ -97,7 +125,7 @@ def table_markdown(name: str) -> str:
 
 def outputs_markdown() -> str:
     tables = "\n\n".join(table_markdown(n) for n in schema.TABLE_NAMES)
-    return _INTRO + "\n" + tables + "\n\n" + PARAMS_SECTION
+    return _INTRO + "\n" + tables + "\n\n" + PARAMS_SECTION + "\n" + REPORTS_SECTION
 
 
 if __name__ == "__main__":

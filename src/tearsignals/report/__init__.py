@@ -1,5 +1,13 @@
-"""Views of the lake for people: text and markdown tables."""
+"""Views of the lake for people: the HTML report, the status screen, text and markdown tables."""
 
+from tearsignals.report.document import latest_params_hash, report_html, write_report
 from tearsignals.report.text import cohort_markdown, cohort_rows, cohort_text
 
-__all__ = ["cohort_markdown", "cohort_rows", "cohort_text"]
+__all__ = [
+    "cohort_markdown",
+    "cohort_rows",
+    "cohort_text",
+    "latest_params_hash",
+    "report_html",
+    "write_report",
+]

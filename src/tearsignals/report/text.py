@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import polars as pl
 
@@ -79,8 +80,10 @@ def cohort_text(
     return "\n".join(lines)
 
 
-def cohort_markdown(cohort: pl.DataFrame, window_names: Sequence[str]) -> str:
-    """Markdown version for the Prefect artifact."""
+def cohort_markdown(
+    cohort: pl.DataFrame, window_names: Sequence[str], report_path: Path | None = None
+) -> str:
+    """Markdown version for the Prefect artifact, linking the run's HTML report when given."""
     rows = cohort_rows(cohort, window_names)
     out = [
         "# Cohort shifts (control-adjusted)",
@@ -94,4 +97,9 @@ def cohort_markdown(cohort: pl.DataFrame, window_names: Sequence[str]) -> str:
             f"| {r['metric']} | {r['window']} | {r['n_subjects']} | {r['n_episodes']} | "
             f"{_fmt(r['mean_shift'])} | [{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}] | {p} |"
         )
+    if report_path is not None:
+        out += [
+            "",
+            f"Report: [{report_path.name}]({report_path.resolve().as_uri()}) (`{report_path}`)",
+        ]
     return "\n".join(out) + "\n"

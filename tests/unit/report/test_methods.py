@@ -1,0 +1,55 @@
+"""The generated methods paragraph says what the stored parameters say."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tearsignals.config import AnalysisConfig, CleaningConfig, StatsConfig, WindowConfig
+from tearsignals.report import methods
+
+COHORT = methods.Cohort(n_subjects=4, n_episodes=17, n_control_days=40)
+
+
+def _document(cfg: AnalysisConfig) -> dict[str, Any]:
+    return {
+        "params_hash": cfg.params_hash(),
+        "parameters": cfg.hashed_parameters(),
+        "tearsignals_version": "9.8.7",
+    }
+
+
+def test_the_paragraph_follows_the_parameters() -> None:
+    cfg = AnalysisConfig(
+        windows=WindowConfig(post_bins_min=((0, 30), (30, 90)), n_controls=5),
+        cleaning=CleaningConfig(method="median", max_successive_change=0.25),
+        stats=StatsConfig(n_boot=500, moderators=()),
+    )
+    text = methods.methods_text(_document(cfg), COHORT)
+    assert "17 episodes of 4 subjects and 40 matched control days" in text
+    assert f"(parameters {cfg.params_hash()})" in text
+    assert "post_0_30 [0, 30) min from the end, post_30_90 [30, 90) min from the end" in text
+    assert "baseline [-10, -5) min from the onset" in text
+    assert "more than 25 % from the median of 11 neighbouring intervals were rejected" in text
+    assert "Lipponen" not in text and "moderators" not in text
+    assert "up to 5 matched control days" in text and "500 resamples" in text
+    assert "tearsignals 9.8.7 (analysis)" in text
+
+
+def test_the_default_cleaning_is_named_with_its_guards() -> None:
+    text = methods.methods_text(_document(AnalysisConfig()), COHORT)
+    assert "Lipponen & Tarvainen (2019" in text and "threshold floor 50 ms" in text
+    assert "residual gate on" in text and "moderators (intensity, context)" in text
+
+
+def _leaves(tree: dict[str, Any]) -> int:
+    return sum(_leaves(v) if isinstance(v, dict) else 1 for v in tree.values())
+
+
+def test_the_parameters_table_has_every_stored_parameter() -> None:
+    parameters = AnalysisConfig().hashed_parameters()
+    rows = methods.parameter_rows(parameters)
+    assert len(rows) == _leaves(parameters)
+    shown = dict(rows)
+    assert shown["windows.post_bins_min"] == "[[0.0, 20.0], [20.0, 60.0], [60.0, 90.0]]"
+    assert shown["stats.timecourse.bin_min"] == "2.0"
+    assert shown["stats.model_windows"] == "null"
