@@ -88,8 +88,13 @@ def quality_text(cfg: AnalysisConfig) -> str:
 def spectrum_text(cfg: AnalysisConfig) -> str:
     """The frequency-domain recipe."""
     f = cfg.frequency
+    grid = (
+        f"frequency step {f.lomb_df_hz:g} Hz"
+        if f.lomb_df_hz is not None
+        else f"frequency step 1/({f.lomb_oversampling:g} x the span of the window's NN beats)"
+    )
     recipe = (
-        f"a Lomb-Scargle periodogram of the NN series ({f.lomb_scaling} scaling)"
+        f"a Lomb-Scargle periodogram of the NN series ({grid}, {f.lomb_scaling} scaling)"
         if f.method == "lomb"
         else f"Welch's method on the NN series interpolated at {f.welch_fs_hz:g} Hz"
     )
