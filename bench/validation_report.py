@@ -357,7 +357,7 @@ def artifacts_section() -> list[str]:
             _num(float((paper[sinus] != NORMAL).mean()), 4),
         ],
         [
-            "tearsignals, default (`clean_series`, floor + residual gate)",
+            "tearsignals, default (`clean_series`: floor, sinus guard, residual gate)",
             f"{int(ours_n.flagged[sinus].sum())} / {int(sinus.sum())}",
             _num(float(ours_n.flagged[sinus].mean()), 4),
         ],
@@ -396,6 +396,113 @@ def artifacts_section() -> list[str]:
         "rates, not the counts, compare.",
         "",
         *_table(("classifier", "flagged / sinus intervals", "rate"), fa_rows),
+        *cleaning_decision(),
+    ]
+
+
+CLEANINGS = (
+    ("**default**: Lipponen-Tarvainen, sinus guard, residual gate", CleaningConfig()),
+    (
+        "Lipponen-Tarvainen, sinus guard off (every label corrected)",
+        CleaningConfig(lipponen_sinus_guard=False),
+    ),
+    ("Lipponen-Tarvainen, residual gate off", CleaningConfig(lipponen_residual_gate=False)),
+    ("median rule (`method='median'`)", CleaningConfig(method="median")),
+)
+
+
+def _bias_cell(values: np.ndarray) -> str:
+    """Median and worst (largest |.|) relative bias in percent."""
+    finite = values[np.isfinite(values)]
+    worst = finite[np.argmax(np.abs(finite))]
+    return f"{np.median(finite):+.2f} / {worst:+.2f}"
+
+
+def _decision_rows() -> tuple[list[list[str]], dict[str, int]]:
+    """Per cleaning: annotation-NN bias on all-N windows, V beats and the PVC strap."""
+    nsr = ref_art.nsr001_annotations(REALDATA)
+    holter = ref_art.holter_annotations(REALDATA)
+    sets = {
+        "nsr001 first 2 h": (nsr, ref_art.all_normal_windows(nsr, 30.0, ref_art.FIRST_2H_S)),
+        "nsr001 whole record": (nsr, ref_art.all_normal_windows(nsr, ref_art.NSR_WINDOW_S)),
+        "Holter": (holter, ref_art.all_normal_windows(holter, ref_art.NSR_WINDOW_S)),
+    }
+    t_ms, rr, symbols = ref_art.mitdb_intervals(REALDATA)
+    rr_h10 = ref_art.polar_h10_rr(REALDATA)
+    pattern = ref_art.premature_pattern(rr_h10)
+    rows = []
+    for name, cleaning in CLEANINGS:
+        cfg = AnalysisConfig(cleaning=cleaning)
+        bias = {k: ref_art.annotation_nn_bias(a, st, cfg) for k, (a, st) in sets.items()}
+        v_share = ref_art.v_beats_flagged(clean_series(t_ms, rr, cleaning).flagged, symbols)
+        sens, ppv = _sens_ppv(clean_series(np.cumsum(rr_h10), rr_h10, cleaning).flagged, pattern)
+        rows.append(
+            [
+                name,
+                *(_bias_cell(bias[k]["rmssd_ms"]) for k in sets),
+                _bias_cell(bias["nsr001 whole record"]["pnn50_pct"]),
+                f"{v_share:.3f}",
+                f"{sens:.3f} / {ppv:.3f}",
+            ]
+        )
+    return rows, {k: st.size for k, (_, st) in sets.items()}
+
+
+def cleaning_decision() -> list[str]:
+    rows, counts = _decision_rows()
+    return [
+        "### Clean sinus rhythm must stay as it is: the default cleaning",
+        "",
+        "Windows of 5 min in which every annotation is `N` (also the beat opening the first "
+        "interval) and no interval exceeds 2 s (`tests.support.artifact_references."
+        "all_normal_windows`): nsr001's first 2 h in 30-s steps "
+        f"({counts['nsr001 first 2 h']} windows of the toolbox's 231), the whole 22.5-h record "
+        f"without overlap ({counts['nsr001 whole record']}; the night is where sinus "
+        "arrhythmia is strongest), and the flirt Lifecard Holter "
+        f"({counts['Holter']}, an independent recording). Every annotated beat - V, A and S "
+        "included - goes through the default window path (`episode_window_metrics`); the "
+        "reference is the annotated NN value of the same window (its intervals as they are). "
+        "Bias = ours / annotated - 1, median / worst over the windows. V beats: share of "
+        "mitdb105's 41 whose premature *and* compensatory intervals are flagged. Polar H10: "
+        "sensitivity / PPV for the premature + compensatory intervals. Tests: "
+        "`test_default_cleaning_leaves_all_normal_windows_alone`, "
+        "`test_mitdb105_cleaning_takes_out_the_v_beats`, "
+        "`test_polar_h10_sustained_ectopy_needs_the_residual_gate`.",
+        "",
+        *_table(
+            (
+                "cleaning",
+                "RMSSD bias %, nsr001 first 2 h",
+                "RMSSD bias %, nsr001 whole record",
+                "RMSSD bias %, Holter",
+                "pNN50 bias %, nsr001 whole record",
+                "mitdb105 V beats out",
+                "Polar H10 sens. / PPV",
+            ),
+            rows,
+        ),
+        "**Decision.** The default stays Lipponen-Tarvainen, because it earns its place where "
+        "beats are wrong: its labels find all 41 V beats of mitdb105 (identical to NeuroKit2's "
+        "Kubios implementation), it splits missed and merges extra beats - the common faults "
+        "of wearable beat detection - and it corrects rather than deletes, so successive "
+        "differences survive. But its thresholds adapt to the spread of the beat-to-beat "
+        "changes, and at night a single vagal cycle 20-37 % longer than its neighbours, or a "
+        "jump such as 961 -> 1227 -> 1234 -> 1172 ms, passes for ectopy: correcting those "
+        "shrinks RMSSD by up to 28 % in clean windows - and the night's parasympathetic "
+        "rhythm is the kind of rebound under study. So a label is acted on only where the interval is not "
+        "sinus-like (`CleaningConfig.sinus_range` 0.7-1.4 x the local 11-beat median, and "
+        "`premature_change` 0.15: an early beat followed by a late one, the ectopic pattern), "
+        "and the residual gate rejects what is still not sinus-like after correction (it "
+        "catches the bigeminy Lipponen's adaptive thresholds absorb). The median rule alone "
+        "keeps clean windows clean on average but deletes the long vagal cycles (worst -26 "
+        "%). The limits were read off these recordings - sinus intervals in the all-N "
+        "windows lie within 0.81-1.37 x their local median, the Holter's accelerations reach "
+        "0.73 x over two or three beats, mitdb105's V beats are 0.53-0.87 x early and "
+        "1.16-1.51 x late - so no row here is an out-of-sample test (the Holter informed "
+        "the lower limit). What the guard gives up: an early beat with no "
+        "compensatory pause that is less than 30 % early (one of mitdb105's 41 V beats, "
+        "0.87 x) stays in the NN series.",
+        "",
     ]
 
 

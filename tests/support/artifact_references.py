@@ -6,7 +6,8 @@
 - NeuroKit2's Kubios method (``signal_fixpeaks(method="Kubios")``), an independent
   implementation: its outputs on these recordings, recorded below (NeuroKit2
   0.2.13, ``_find_artifacts`` = one pass; the ``slow`` golden test recomputes them).
-- nsr001: normal sinus rhythm, for false alarms.
+- nsr001: normal sinus rhythm, for false alarms, and its all-``N`` windows: the
+  annotated NN value a cleaning must leave alone (:func:`annotation_nn_bias`).
 
 Index conventions: a recording's beats ``b[0..N)`` give intervals
 ``rr[i] = b[i+1] - b[i]`` that end at beat ``i + 1``; NeuroKit2 indexes
@@ -17,12 +18,16 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import polars as pl
 
 from tearsignals.beats.correction import ECTOPIC, LABELS, NORMAL
-from tearsignals.config import CleaningConfig
+from tearsignals.config import AnalysisConfig, CleaningConfig
+from tearsignals.contract import schema
+from tearsignals.episodes.window_metrics import episode_window_metrics
+from tearsignals.hrv.time_domain import time_domain, window_bounds
 
 PAPER = CleaningConfig(lipponen_floor_ms=0.0)  # the algorithm as published, no floor
 NK_CLASSES = {"ectopic": "ectopic", "missed": "missed", "extra": "extra", "longshort": "long_short"}
@@ -53,24 +58,32 @@ NK_POLAR_H10 = {
 }  # fmt: skip
 
 
-def mitdb105_beats(realdata: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Beat annotation samples (360 Hz) and symbols of MIT-BIH record 105 (non-beats dropped).
+BEAT_SYMBOLS = list("NLRBAaJSVrFejnE/fQ?")  # WFDB beat annotations (others mark events)
+PHYSIONET = Path("physionet_toolbox_nsr2db_mitdb")
+
+
+def wfdb_annotations(record: Path, extension: str) -> tuple[np.ndarray, np.ndarray]:
+    """Every annotation (sample, symbol) of a WFDB record, beats and events alike.
 
     Raises ImportError, saying how to install it, when ``wfdb`` (a dev dependency) is missing.
     """
-    folder = realdata / "physionet_toolbox_nsr2db_mitdb" / "mitdb105"
     with warnings.catch_warnings():
         # wfdb 4.3 calls DataFrame.set_index(inplace=True), deprecated in pandas 3.1
         warnings.filterwarnings("ignore", message="The inplace keyword")
         try:
             import wfdb
         except ImportError as err:  # a dev dependency: fail loudly, never skip
-            message = f"wfdb is needed to read 105.atr (pip install 'wfdb>=4.1'): {err}"
+            message = f"wfdb is needed to read {record.name} (pip install 'wfdb>=4.1'): {err}"
             raise ImportError(message) from err
-        ann = wfdb.rdann(str(folder / "105"), "atr")
-    symbols = np.asarray(ann.symbol)
-    beat = np.isin(symbols, list("NLRBAaJSVrFejnE/fQ?"))
-    return np.asarray(ann.sample)[beat], symbols[beat]
+        ann = wfdb.rdann(str(record), extension)
+    return np.asarray(ann.sample), np.asarray(ann.symbol)
+
+
+def mitdb105_beats(realdata: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Beat annotation samples (360 Hz) and symbols of MIT-BIH record 105 (non-beats dropped)."""
+    samples, symbols = wfdb_annotations(realdata / PHYSIONET / "mitdb105" / "105", "atr")
+    beat = np.isin(symbols, BEAT_SYMBOLS)
+    return samples[beat], symbols[beat]
 
 
 def mitdb_intervals(realdata: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -131,3 +144,129 @@ def nsr001_sinus_intervals(realdata: Path) -> tuple[np.ndarray, np.ndarray, np.n
     t_ms = samples[1:] / 128.0 * 1000.0
     symbol = frame["symbol"].to_numpy()
     return t_ms, rr, (symbol[1:] == "N") & (symbol[:-1] == "N")
+
+
+# --- nsr001's all-N windows: the annotated NN value ----------------------------------------
+
+NSR_FS_HZ = 128.0
+NSR_WINDOW_S = 300.0
+FIRST_2H_S = 7200.0
+T0_US = 1_700_000_000_000_000  # an arbitrary UTC origin for the beats frame
+
+
+class Annotations(NamedTuple):
+    """A record's annotations: positions in samples at ``fs_hz``, and their symbols."""
+
+    samples: np.ndarray
+    symbols: np.ndarray
+    fs_hz: float
+
+
+def nsr001_annotations(realdata: Path) -> Annotations:
+    """Every annotation of nsr001 (``nsr001.ecg``, 128 Hz, ~22.5 h): beats and ``~`` marks."""
+    samples, symbols = wfdb_annotations(realdata / PHYSIONET / "nsr2db" / "nsr001", "ecg")
+    return Annotations(samples, symbols, NSR_FS_HZ)
+
+
+def holter_annotations(realdata: Path) -> Annotations:
+    """The flirt Holter's annotations (``holter.txt``: seconds, N / S / X), as samples at 1 Hz."""
+    path = realdata / "flirt" / "holter" / "holter.txt"
+    rows = [line.split() for line in path.read_text().splitlines()[1:] if line.strip()]
+    return Annotations(
+        np.array([float(t) for t, _ in rows]), np.array([label for _, label in rows]), 1.0
+    )
+
+
+def all_normal_windows(
+    annotations: Annotations, step_s: float, limit_s: float = np.inf
+) -> np.ndarray:
+    """Starts (s after the first beat) of the 5-min windows ``[a, a + 300)``, every
+    ``step_s`` up to ``limit_s``, in which every annotation is ``N`` - also the beat
+    that opens the first interval - and no interval is longer than 2 s (a gap
+    in the annotations, not a beat-to-beat interval)."""
+    samples, symbols, fs_hz = annotations
+    first_beat = samples[np.isin(symbols, BEAT_SYMBOLS)][0]
+    t_s = (samples - first_beat) / fs_hz
+    normal = symbols == "N"
+    long_gap = np.r_[False, np.diff(t_s) > 2.0]
+    starts = np.arange(0.0, min(t_s[-1], limit_s) - NSR_WINDOW_S + 1e-9, step_s)
+    lo = np.searchsorted(t_s, starts, side="left")
+    hi = np.searchsorted(t_s, starts + NSR_WINDOW_S, side="left")
+    keep = [
+        k > 0 and normal[k - 1 : h].all() and not long_gap[k:h].any()
+        for k, h in zip(lo, hi, strict=True)
+    ]
+    return starts[np.asarray(keep, dtype=bool)]
+
+
+def _beats_frame(annotations: Annotations) -> tuple[np.ndarray, pl.DataFrame]:
+    """Interval end times (ms after the first beat) and the canonical beats frame of every beat."""
+    samples, symbols, fs_hz = annotations
+    beat = samples[np.isin(symbols, BEAT_SYMBOLS)]
+    t_ms = (beat[1:] - beat[0]) / fs_hz * 1000.0
+    rr_ms = np.diff(beat) / fs_hz * 1000.0
+    t_us = T0_US + np.round(t_ms * 1000.0).astype(np.int64)
+    frame = pl.DataFrame(
+        {
+            "subject_id": "annotated",
+            "t_utc": pl.Series(t_us).cast(pl.Datetime("us", "UTC")),
+            "rr_ms": rr_ms,
+        }
+    )
+    return t_ms, frame
+
+
+def _windows_spec(starts_s: np.ndarray) -> pl.DataFrame:
+    start_us = T0_US + np.round(starts_s * 1e6).astype(np.int64)
+    n = starts_s.size
+    return pl.DataFrame(
+        {
+            "subject_id": ["annotated"] * n,
+            "episode_id": [f"w{k}" for k in range(n)],
+            "role": ["episode"] * n,
+            "control_day_offset": pl.Series([0] * n, dtype=pl.Int32),
+            "window": ["pre"] * n,
+            "window_start_utc": pl.Series(start_us).cast(pl.Datetime("us", "UTC")),
+            "window_end_utc": pl.Series(start_us + int(NSR_WINDOW_S * 1e6)).cast(
+                pl.Datetime("us", "UTC")
+            ),
+        }
+    )
+
+
+ANNOTATION_METRICS = ("rmssd_ms", "pnn50_pct", "sdnn_ms")
+
+
+def annotation_nn_bias(
+    annotations: Annotations, starts_s: np.ndarray, cfg: AnalysisConfig
+) -> dict[str, np.ndarray]:
+    """Per all-N window: 100 x (ours / annotated - 1) for each of ``ANNOTATION_METRICS``.
+
+    Ours: the default window path (``episode_window_metrics``) over *every*
+    annotated beat of the record, ectopic ones included, cleaned by
+    ``cfg.cleaning``. Annotated: the same windows' intervals taken as they are
+    (every one NN, every difference usable). NaN where the annotated value is 0.
+    """
+    t_ms, beats = _beats_frame(annotations)
+    rows = episode_window_metrics(
+        beats, schema.empty("heart_rate"), _windows_spec(starts_s), cfg, "annotations"
+    )
+    rr_ms = beats["rr_ms"].to_numpy()
+    lo, hi = window_bounds(t_ms, starts_s * 1000.0, (starts_s + NSR_WINDOW_S) * 1000.0)
+    every = np.ones(rr_ms.size, dtype=bool)
+    pairs = every.copy()
+    pairs[0] = False
+    annotated = time_domain(rr_ms, every, pairs, lo, hi)
+    out = {}
+    for name in ANNOTATION_METRICS:
+        ref = annotated[name]
+        ours = rows[name].to_numpy().astype(np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out[name] = np.where(ref != 0, 100.0 * (ours / ref - 1.0), np.nan)
+    return out
+
+
+def v_beats_flagged(flagged: np.ndarray, symbols: np.ndarray) -> float:
+    """Share of V beats whose premature interval and compensatory interval are both flagged."""
+    v_beats = np.flatnonzero(symbols == "V")
+    return float((flagged[v_beats - 1] & flagged[v_beats]).mean())

@@ -35,8 +35,10 @@ times of interpolated intervals are kept as recorded, so whether an interval
 follows its predecessor without a gap is decided on the *recorded* times and
 intervals (``successive_intervals``) and carried through the correction.
 NeuroKit2 repeats detection on the corrected series until the count stops
-falling; here one pass is followed by ``hrv.clean_series``' residual gate,
-which rejects (does not correct) what is still far from its local median.
+falling; here one pass is followed by ``beats.cleaning.clean_series``'
+residual gate, which rejects (does not correct) what is still not sinus-like.
+Which labels are acted on at all is decided there too (its sinus guard):
+this module classifies as the paper does.
 
 Decisions beyond the paper:
 

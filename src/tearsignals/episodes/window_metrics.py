@@ -11,10 +11,11 @@ Decisions:
 - **Basis** per window: ``rr`` when the window holds beats (HRV from cleaned
   RR), else ``minute_hr`` when it holds heart-rate samples (mean HR only, HRV
   null), else ``none``.
-- **Cleaning** (``CleaningConfig``, ``hrv.clean_series``) runs per subject on
-  all of its beats. Metrics use the *cleaned* series: with ``lipponen`` (the
-  default) ectopic and long/short intervals are interpolated, missed beats
-  split and extra beats merged (``tearsignals.beats.correction``); corrected
+- **Cleaning** (``CleaningConfig``, ``beats.cleaning.clean_series``) runs per
+  subject on all of its beats. Metrics use the *cleaned* series: with
+  ``lipponen`` (the default) ectopic and long/short intervals are interpolated,
+  missed beats split and extra beats merged (``tearsignals.beats.correction``)
+  where the recorded interval is not sinus-like (the sinus guard); corrected
   intervals count as NN, and differences between successive NN intervals of
   the corrected series are used - including the two halves of a split missed
   interval and the intervals around an interpolated one (as Kubios does).

@@ -395,6 +395,7 @@ def test_limits_apply_to_corrected_values() -> None:
 def test_cleaning_description_names_method_parameters_and_versions() -> None:
     text = cleaning_description(CleaningConfig())
     assert text.startswith("lipponen2019(c1=0.13,c2=0.17,alpha=5.2,window=91,median=11,")
-    assert "floor_ms=50,gate=0.2)" in text
+    assert "floor_ms=50,sinus=0.7-1.4,premature=0.15,guard=on,gate=on)" in text
     assert f"numpy {np.__version__}" in text and "tearsignals " in text
     assert "gate=off" in cleaning_description(CleaningConfig(lipponen_residual_gate=False))
+    assert "guard=off" in cleaning_description(CleaningConfig(lipponen_sinus_guard=False))
