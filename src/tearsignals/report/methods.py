@@ -62,6 +62,14 @@ def cleaning_text(cleaning: CleaningConfig) -> str:
             f"threshold floor {cleaning.lipponen_floor_ms:g} ms"
             + (", residual gate on" if cleaning.lipponen_residual_gate else "")
             + ") and corrected"
+            + (
+                f" where the interval was not sinus-like (outside {cleaning.sinus_range[0]:g}-"
+                f"{cleaning.sinus_range[1]:g} x the median of {cleaning.median_window} "
+                f"neighbouring intervals, or {100 * cleaning.premature_change:g} % early then "
+                "as much late: a premature beat and its pause)"
+                if cleaning.lipponen_sinus_guard
+                else ""
+            )
         )
     else:
         how = (

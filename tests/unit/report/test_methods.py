@@ -39,6 +39,9 @@ def test_the_default_cleaning_is_named_with_its_guards() -> None:
     text = methods.methods_text(_document(AnalysisConfig()), COHORT)
     assert "Lipponen & Tarvainen (2019" in text and "threshold floor 50 ms" in text
     assert "residual gate on" in text and "moderators (intensity, context)" in text
+    assert "not sinus-like (outside 0.7-1.4 x the median of 11" in text
+    guard_off = AnalysisConfig(cleaning=CleaningConfig(lipponen_sinus_guard=False))
+    assert "sinus-like" not in methods.methods_text(_document(guard_off), COHORT)
     assert "frequency step 1/(4 x the span of the window's NN beats)" in text
 
 
