@@ -41,18 +41,22 @@ def ingest_subject(
         )
     for report in reports:
         logger.info(
-            "%s %s: %s, rows in %d = ok %d + quarantined %d + duplicate %d",
+            "%s %s: %s, rows in %d = ok %d + quarantined %d + duplicate %d + skipped %d",
             report.subject_id, report.file_id[:12], report.status, report.rows_in,
-            report.rows_ok, report.rows_quarantined, report.rows_duplicate,
+            report.rows_ok, report.rows_quarantined, report.rows_duplicate, report.rows_skipped,
         )  # fmt: skip
     return [report.__dict__ for report in reports]
 
 
 def _summary_markdown(reports: list[dict[str, object]]) -> str:
-    head = "| subject | file | format | status | in | ok | quarantined | duplicate |\n|---|---|---|---|---|---|---|---|\n"
+    head = (
+        "| subject | file | format | status | in | ok | quarantined | duplicate | skipped |\n"
+        "|---|---|---|---|---|---|---|---|---|\n"
+    )
     rows = "".join(
         f"| {r['subject_id']} | {str(r['file_id'])[:12]} | {r['format']} | {r['status']} "
-        f"| {r['rows_in']} | {r['rows_ok']} | {r['rows_quarantined']} | {r['rows_duplicate']} |\n"
+        f"| {r['rows_in']} | {r['rows_ok']} | {r['rows_quarantined']} | {r['rows_duplicate']} "
+        f"| {r['rows_skipped']} |\n"
         for r in reports
     )
     return "# Nightly ingest\n\n" + head + rows

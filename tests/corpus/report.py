@@ -20,8 +20,8 @@ from tests.support import corpus
 def main() -> int:
     silver = ("beats", "heart_rate", "episodes", "vendor_hrv")
     lines = [
-        "| case | class | expected | observed | rows in | ok | quarantined | duplicate |",
-        "|---|---|---|---|---|---|---|---|",
+        "| case | class | expected | observed | rows in | ok | quarantined | duplicate | skipped |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     by_kind: Counter[str] = Counter()
     totals = Counter()
@@ -39,16 +39,22 @@ def main() -> int:
             log = store.read_table(result.lake, "_ingest_log")
             rows = tuple(
                 int(log[c].sum())
-                for c in ("rows_in", "rows_ok", "rows_quarantined", "rows_duplicate")
+                for c in (
+                    "rows_in",
+                    "rows_ok",
+                    "rows_quarantined",
+                    "rows_duplicate",
+                    "rows_skipped",
+                )
             )
             stored = sum(store.scan_committed(result.lake, t).collect().height for t in silver)
-            lost += (rows[0] - rows[1] - rows[2] - rows[3]) + (rows[1] - stored)
+            lost += (rows[0] - rows[1] - rows[2] - rows[3] - rows[4]) + (rows[1] - stored)
             observed = " → ".join(f.outcome for f in result.files)
         expected = " → ".join(case.expect)
         if observed != expected:
             mismatches.append(case.name)
         by_kind[observed.split(" → ")[-1]] += 1
-        totals.update(dict(zip(("in", "ok", "q", "dup"), rows, strict=True)))
+        totals.update(dict(zip(("in", "ok", "q", "dup", "skip"), rows, strict=True)))
         mark = f" (known bug, xfail{note})" if case.known_bug else note
         lines.append(
             f"| `{case.name}` | {case.klass} | {expected} | {observed}{mark} | "
@@ -57,7 +63,7 @@ def main() -> int:
         )
     lines.append(
         f"| **{len(corpus.CASES)} cases** | | | | **{totals['in']:,}** | **{totals['ok']:,}** | "
-        f"**{totals['q']:,}** | **{totals['dup']:,}** |"
+        f"**{totals['q']:,}** | **{totals['dup']:,}** | **{totals['skip']:,}** |"
     )
     print("\n".join(lines))
     print()

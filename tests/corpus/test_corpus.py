@@ -69,7 +69,9 @@ def test_bad_input_has_its_documented_outcome(case: corpus.Case, tmp_path: Path)
     log = store.read_table(lake, "_ingest_log")
     assert log.height == sum(f.outcome != "skipped" for f in result.files)
     for row in log.iter_rows(named=True):
-        accounted = row["rows_ok"] + row["rows_quarantined"] + row["rows_duplicate"]
+        accounted = (
+            row["rows_ok"] + row["rows_quarantined"] + row["rows_duplicate"] + row["rows_skipped"]
+        )
         assert row["rows_in"] == accounted, row
         if row["status"] in ("rejected", "unknown_format"):
             detail = row["detail"] or ""

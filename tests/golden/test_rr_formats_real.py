@@ -190,10 +190,15 @@ def test_garmin_logger_real_export(realdata: Path) -> None:
     )
     assert beats["t_utc"][0] == datetime(2019, 10, 16, 10, 8, 58, 808000, tzinfo=UTC)
     assert beats["t_utc"][-1] == datetime(2019, 10, 18, 8, 39, 53, 366000, tzinfo=UTC)
-    counts = dict(parsed.rejects.group_by("reason").len().iter_rows())
-    assert counts["measure not ingested: STRESS"] == 2_111
-    assert sum(counts.values()) == parsed.rejects.height == 25_573 - 14_316 - 8_748
-    assert set(parsed.rejects["table"]) == {"none"}
+    assert parsed.rejects.height == 0
+    assert parsed.skipped == {
+        "measure not ingested: STRESS": 2_111,
+        "measure not ingested: CALORIES": 252,
+        "measure not ingested: STEPS": 96,
+        "measure not ingested: ASCENT": 36,
+        "measure not ingested: INTENSITY_MINUTES": 14,
+    }
+    assert parsed.rows_in == 25_573 == 14_316 + 8_748 + parsed.rows_skipped
     assert adapters.detect(realdata / GARMIN / "acc.csv") is None
 
 
@@ -218,8 +223,11 @@ def test_real_rr_files_land_in_the_lake(realdata: Path, tmp_path: Path) -> None:
         "S01/ot_m60_RRIntervals.csv": ("hrv_logger", "ingested", 338),
     }
     for r in by_path.values():
-        assert r.rows_in == r.rows_ok + r.rows_quarantined + r.rows_duplicate
-    assert by_path["S01/garmin.csv"].rows_quarantined == 25_573 - 14_316 - 8_747
+        assert r.rows_in == r.rows_ok + r.rows_quarantined + r.rows_duplicate + r.rows_skipped
+    garmin = by_path["S01/garmin.csv"]
+    # 25,573 records: the one HEART_RATE -1 is quarantined, the other measures are skipped
+    assert (garmin.rows_in, garmin.rows_quarantined) == (25_573, 1)
+    assert garmin.rows_skipped == 25_573 - 14_316 - 8_747 - 1
     stored = store.read_table(lake, "beats")
     assert stored.group_by("source").len().sort("source").rows() == [
         ("garmin_logger", 14_316),

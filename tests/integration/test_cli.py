@@ -160,7 +160,7 @@ def test_inspect_reports_format_counts_and_problems_without_writing(
     shown_path, report = capsys.readouterr().out.split("\n", 1)
     assert shown_path == str(path)
     assert "format:  csv_beats" in report
-    assert "records: 3 (1 ok, 2 would be quarantined, 0 duplicate)" in report
+    assert "records: 3 (1 ok, 2 would be quarantined, 0 duplicate, 0 skipped)" in report
     assert "beats: 1 ok, 2 would be quarantined" in report
     assert "rr_ms out of range" in report and "-3" not in report
     assert sorted(tmp_path.iterdir()) == before

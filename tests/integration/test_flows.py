@@ -63,7 +63,8 @@ def test_every_input_record_is_accounted_for(
     log = store.read_table(lake, "_ingest_log")
     assert log.height == sum(1 for p in inbox.rglob("*") if p.is_file())
     assert (
-        log["rows_in"] == log["rows_ok"] + log["rows_quarantined"] + log["rows_duplicate"]
+        log["rows_in"]
+        == log["rows_ok"] + log["rows_quarantined"] + log["rows_duplicate"] + log["rows_skipped"]
     ).all()
     assert int(log["rows_in"].sum()) == _data_records(inbox)
     stored = sum(store.read_table(lake, t).height for t in ("beats", "heart_rate", "episodes"))

@@ -285,6 +285,29 @@ def _fit(kind: str) -> Callable[[], list[tuple[str, bytes]]]:
     return files
 
 
+def _logger_measures() -> list[tuple[str, bytes]]:
+    """A Garmin phone-logger file that is mostly measures no table takes (steps, stress)."""
+    lines = []
+    for k in range(30):
+        stamp = (T0 + timedelta(seconds=k)).isoformat(timespec="milliseconds")
+        lines += [f"{stamp};HEART_RATE_VARIABILITY;1000.0", f"{stamp};STEPS;{k}"]
+        lines += [f"{stamp};STRESS;25"] if k % 3 == 0 else []
+    return [("data.csv", ("\n".join(lines) + "\n").encode())]
+
+
+def _only_skipped(expected: int) -> Callable[[Path], None]:
+    """A check: the last file's log row counts ``expected`` skipped rows, none quarantined."""
+
+    def check(lake: Path) -> None:
+        from tearsignals.lake import store
+
+        log = store.read_table(lake, "_ingest_log").row(-1, named=True)
+        assert (log["rows_skipped"], log["rows_quarantined"]) == (expected, 0), log
+        assert store.read_table(lake, "quarantine").is_empty()
+
+    return check
+
+
 _JUNK = random.Random(5).randbytes(4096)
 
 CASES: tuple[Case, ...] = (
@@ -605,6 +628,21 @@ CASES: tuple[Case, ...] = (
         ("accepted",),
     ),
     Case("very_long_line", "size", _long_line, ("quarantined",)),
+    # --- measures no table takes: skipped, counted, never quarantined
+    Case(
+        "logger_steps_and_stress",
+        "not ingested",
+        _logger_measures,
+        ("accepted",),
+        check=_only_skipped(30 + 10),
+    ),
+    Case(
+        "app_event_tags",
+        "not ingested",
+        _one("s_Events.csv", "timestamp, annotation\n1767621600000,walk\n1767621700000,sit\n"),
+        ("accepted",),
+        check=_only_skipped(2),
+    ),
     # --- FIT
     Case("fit_valid", "fit", _fit("valid"), ("accepted",)),
     Case("fit_bad_crc", "fit", _fit("crc"), ("rejected",)),

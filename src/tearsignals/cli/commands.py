@@ -39,12 +39,13 @@ def _print_ingest(result: dict[str, object]) -> None:
     assert isinstance(reports, list)
     totals = {
         k: sum(int(r[k]) for r in reports)
-        for k in ("rows_in", "rows_ok", "rows_quarantined", "rows_duplicate")
+        for k in ("rows_in", "rows_ok", "rows_quarantined", "rows_duplicate", "rows_skipped")
     }
     rejected = [r for r in reports if r["status"] != "ingested"]
     print(
         f"ingested {len(reports)} new files: rows in {totals['rows_in']:,} = ok {totals['rows_ok']:,}"
         f" + quarantined {totals['rows_quarantined']:,} + duplicate {totals['rows_duplicate']:,}"
+        f" + skipped {totals['rows_skipped']:,}"
     )
     for r in rejected:
         print(f"  {r['path']}: {r['status']}: {r['detail']}")

@@ -8,7 +8,8 @@ entry exists; that entry is written last, so a crash before it leaves the file
 to be processed again by the next run (part files are named by file_id, so the
 retry overwrites them).
 
-Accounting per file: ``rows_in = rows_ok + rows_quarantined + rows_duplicate``.
+Accounting per file: ``rows_in = rows_ok + rows_quarantined + rows_duplicate +
+rows_skipped``.
 
 When the new file wins a key conflict (see :mod:`tearsignals.ingest.plan`),
 the committed file that loses is withdrawn
@@ -51,13 +52,16 @@ class FileReport:
     rows_ok: int
     rows_quarantined: int
     rows_duplicate: int
+    rows_skipped: int
     status: str
     detail: str | None = None
 
     @classmethod
     def of_plan(cls, plan: FilePlan, subject_id: str, file_id: str, path: str) -> FileReport:
         """The report of an ingested file from its plan."""
-        counts = (plan.rows_in, plan.rows_ok, plan.rows_quarantined, plan.rows_duplicate)
+        counts = (
+            plan.rows_in, plan.rows_ok, plan.rows_quarantined, plan.rows_duplicate, plan.rows_skipped
+        )  # fmt: skip
         return cls(subject_id, file_id, path, plan.format, *counts, "ingested")
 
     def as_log_row(self, ingested_at: datetime) -> pl.DataFrame:
@@ -115,7 +119,7 @@ def ingest_file(
     except InputError as err:
         status = "unknown_format" if isinstance(err, adapters.UnknownFormat) else "rejected"
         detail = privacy.stored_path(str(err), subject_id, stored_id)
-        report = FileReport(stored_id, file_id, rel, "unknown", 0, 0, 0, 0, status, detail)
+        report = FileReport(stored_id, file_id, rel, "unknown", 0, 0, 0, 0, 0, status, detail)
         return _commit(lake, report, [])
     folder = inbox / path.relative_to(inbox).parts[0]
     plan, replays = _planned(lake, folder, adapter.name, parsed, stored_id, file_id)

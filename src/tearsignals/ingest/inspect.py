@@ -4,7 +4,8 @@ Inspect runs the steps of ingest: :func:`tearsignals.ingest.adapters.parse_file`
 (format detection and parsing), then :func:`tearsignals.ingest.plan.file_plan`
 (ids, the cast, row rules, the great-expectations gate) with no lake. Its
 counts are therefore those ingest stores for the file in a lake that holds none
-of its rows yet: rows ok, quarantined (with their reasons) and duplicate. A file
+of its rows yet: rows ok, quarantined (with their reasons), duplicate and
+skipped (measures no table takes, with their reasons). A file
 that ingest would log as ``unknown_format`` or ``rejected`` raises the
 :class:`~tearsignals.errors.InputError` whose message ingest logs as ``detail``.
 
@@ -53,7 +54,8 @@ class FileSummary:
 
     ``rows_duplicate`` includes the copies the adapter resolved itself (listed
     under ``problems`` as :data:`REASON_SOURCE_PRIORITY`), which belong to no table,
-    so the tables' duplicates may add up to less.
+    so the tables' duplicates may add up to less. ``skipped`` counts the skipped
+    records per reason.
     """
 
     path: Path
@@ -62,8 +64,10 @@ class FileSummary:
     rows_ok: int
     rows_quarantined: int
     rows_duplicate: int
+    rows_skipped: int
     tables: dict[str, TableSummary]
     problems: Counter[str] = field(default_factory=Counter)
+    skipped: Counter[str] = field(default_factory=Counter)
 
 
 def _span(frame: pl.DataFrame) -> tuple[datetime | None, datetime | None]:
@@ -93,8 +97,10 @@ def file_summary(path: Path, plan: FilePlan) -> FileSummary:
     )
     if plan.adapter_duplicates:
         problems[REASON_SOURCE_PRIORITY] += plan.adapter_duplicates
-    counts = (plan.rows_in, plan.rows_ok, plan.rows_quarantined, plan.rows_duplicate)
-    return FileSummary(path, plan.format, *counts, tables, problems)
+    counts = (
+        plan.rows_in, plan.rows_ok, plan.rows_quarantined, plan.rows_duplicate, plan.rows_skipped
+    )  # fmt: skip
+    return FileSummary(path, plan.format, *counts, tables, problems, Counter(plan.skipped))
 
 
 def inspect_file(path: Path) -> FileSummary:
@@ -109,7 +115,8 @@ def summary_text(summary: FileSummary) -> str:
         f"{summary.path}",
         f"  format:  {summary.format}",
         f"  records: {summary.rows_in:,} ({summary.rows_ok:,} ok, {summary.rows_quarantined:,} "
-        f"would be quarantined, {summary.rows_duplicate:,} duplicate)",
+        f"would be quarantined, {summary.rows_duplicate:,} duplicate, "
+        f"{summary.rows_skipped:,} skipped)",
     ]
     for table, t in summary.tables.items():
         span = (
@@ -126,4 +133,7 @@ def summary_text(summary: FileSummary) -> str:
         lines += [f"    {n:>6,} × {reason}" for reason, n in summary.problems.most_common(20)]
     else:
         lines.append("  problems: none")
+    if summary.skipped:
+        lines.append("  skipped (not ingested, not quarantined):")
+        lines += [f"    {n:>6,} × {reason}" for reason, n in summary.skipped.most_common(20)]
     return "\n".join(lines)

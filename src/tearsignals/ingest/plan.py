@@ -12,8 +12,9 @@ which prints it):
 2. :func:`table_outcome`: row rules (:mod:`tearsignals.ingest.validate`), the
    great-expectations gate (a failing batch is quarantined whole), then the
    natural keys resolved against the committed rows of a lake, when one is given.
-3. :func:`file_plan`: every table of the file plus the adapter's rejects, with
-   the accounting ``rows_in = rows_ok + rows_quarantined + rows_duplicate`` checked.
+3. :func:`file_plan`: every table of the file plus the adapter's rejects and
+   skipped records, with the accounting ``rows_in = rows_ok + rows_quarantined +
+   rows_duplicate + rows_skipped`` checked.
 
 Rows that share a natural key with a row of a committed file: an exact copy
 (same values) is a duplicate and the stored row stays; different values are a
@@ -232,7 +233,8 @@ class FilePlan:
 
     ``quarantined`` holds the adapter's rejects and every table's quarantined
     rows (``quarantine`` schema); ``adapter_duplicates`` counts the copies the
-    adapter resolved itself (e.g. by source priority), which belong to no table.
+    adapter resolved itself (e.g. by source priority), which belong to no table;
+    ``skipped`` counts per reason the records of measures no table takes.
     """
 
     format: str
@@ -240,6 +242,7 @@ class FilePlan:
     tables: Mapping[str, TableOutcome]
     quarantined: pl.DataFrame
     adapter_duplicates: int
+    skipped: Mapping[str, int]
 
     @property
     def rows_ok(self) -> int:
@@ -252,6 +255,10 @@ class FilePlan:
     @property
     def rows_duplicate(self) -> int:
         return self.adapter_duplicates + sum(o.duplicates for o in self.tables.values())
+
+    @property
+    def rows_skipped(self) -> int:
+        return sum(self.skipped.values())
 
     @property
     def displaced(self) -> frozenset[str]:
@@ -287,7 +294,9 @@ def file_plan(
             + [o.quarantined for o in tables.values()]
         ),
         adapter_duplicates=parsed.duplicates,
+        skipped=parsed.skipped,
     )
-    if plan.rows_in != plan.rows_ok + plan.rows_quarantined + plan.rows_duplicate:
+    accounted = plan.rows_ok + plan.rows_quarantined + plan.rows_duplicate + plan.rows_skipped
+    if plan.rows_in != accounted:
         raise AssertionError(f"{format_name} file {file_id}: row accounting does not add up")
     return plan

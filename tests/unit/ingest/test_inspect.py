@@ -44,8 +44,16 @@ APPLE_HEALTH = (
     + _HR_RECORD.format(t="2024-03-09 08:14:00 +0100", v="64")
     + "</HealthData>\n"
 )
+GARMIN_LOGGER = (
+    "2026-01-05T15:00:00.800+01:00;HEART_RATE_VARIABILITY;800.0\n"
+    "2026-01-05T15:00:01.000+01:00;STEPS;12\n"  # a measure no table takes: skipped
+    "2026-01-05T15:00:01.000+01:00;HEART_RATE;-1\n"  # the logger's "invalid": quarantined
+    "2026-01-05T15:00:02.000+01:00;STRESS;25\n"
+    "2026-01-05T15:00:03.000+01:00;STEPS;14\n"
+)
 CASES = {
     "good": ("rr.csv", GOOD_BEATS),
+    "garmin_logger": ("data.csv", GARMIN_LOGGER),
     "bad_rows": ("rr.csv", BAD_BEATS),
     "episodes": ("episodes.csv", EPISODES),
     "apple_health": ("export.xml", APPLE_HEALTH),
@@ -77,13 +85,14 @@ def _assert_inspect_agrees_with_ingest(tmp_path: Path, name: str, content: str) 
     path, lake, report = _ingested(tmp_path, name, content)
     summary = inspect.inspect_file(path)
     assert report.status == "ingested" and summary.format == report.format
-    ingest_counts = (report.rows_in, report.rows_ok, report.rows_quarantined, report.rows_duplicate)
+    ingest_counts = (
+        report.rows_in, report.rows_ok, report.rows_quarantined, report.rows_duplicate,
+        report.rows_skipped,
+    )  # fmt: skip
     inspect_counts = (
-        summary.rows_in,
-        summary.rows_ok,
-        summary.rows_quarantined,
-        summary.rows_duplicate,
-    )
+        summary.rows_in, summary.rows_ok, summary.rows_quarantined, summary.rows_duplicate,
+        summary.rows_skipped,
+    )  # fmt: skip
     assert inspect_counts == ingest_counts
     problems = summary.problems.copy()
     del problems[inspect.REASON_SOURCE_PRIORITY]
@@ -108,6 +117,21 @@ def test_the_cases_cover_every_way_a_row_can_go(tmp_path: Path) -> None:
     apple = inspect.inspect_file(_ingested(tmp_path / "b", *CASES["apple_health"])[0])
     assert apple.problems[inspect.REASON_SOURCE_PRIORITY] == 1
     assert apple.rows_duplicate == 1 and apple.tables["heart_rate"].rows_duplicate == 0
+
+
+def test_skipped_measures_are_neither_stored_nor_quarantined(tmp_path: Path) -> None:
+    path, lake, _ = _ingested(tmp_path, *CASES["garmin_logger"])
+    log = store.read_table(lake, "_ingest_log").row(0, named=True)
+    counts = ("rows_in", "rows_ok", "rows_quarantined", "rows_duplicate", "rows_skipped")
+    assert tuple(log[c] for c in counts) == (5, 1, 1, 0, 3)
+    assert store.read_table(lake, "quarantine")["reason"].to_list() == [
+        "hr_bpm out of range [20, 250]"
+    ]
+    summary = inspect.inspect_file(path)
+    assert summary.skipped == {"measure not ingested: STEPS": 2, "measure not ingested: STRESS": 1}
+    text = inspect.summary_text(summary)
+    assert "1 would be quarantined, 0 duplicate, 3 skipped" in text
+    assert "2 × measure not ingested: STEPS" in text
 
 
 @pytest.fixture

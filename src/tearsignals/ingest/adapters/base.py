@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,17 +52,35 @@ class Parsed:
     the records the adapter could not parse, with a reason. ``duplicates``
     counts records the adapter dropped as copies of records it kept (e.g. the
     same sample recorded by watch and phone, resolved by a documented source
-    priority). ``rows_in`` = total records read = frame heights + rejects +
-    duplicates.
+    priority). ``skipped`` counts, per reason, records that are sound but
+    hold a measure no table takes (e.g. a logger's step counts): they are
+    neither data nor bad data, so they go to no table and to no quarantine.
+    ``rows_in`` = total records read = frame heights + rejects + duplicates +
+    skipped.
     """
 
     frames: Mapping[str, pl.DataFrame]
     rejects: pl.DataFrame = field(default_factory=no_rejects)
     duplicates: int = 0
+    skipped: Mapping[str, int] = field(default_factory=Counter)
+
+    @property
+    def rows_skipped(self) -> int:
+        return sum(self.skipped.values())
 
     @property
     def rows_in(self) -> int:
-        return sum(f.height for f in self.frames.values()) + self.rejects.height + self.duplicates
+        kept = sum(f.height for f in self.frames.values())
+        return kept + self.rejects.height + self.duplicates + self.rows_skipped
+
+
+def skipped_counts(reasons: pl.Series) -> Counter[str]:
+    """How many records were skipped for each reason (the reasons of skipped records).
+
+    >>> skipped_counts(pl.Series(["measure not ingested: STEPS"] * 2))
+    Counter({'measure not ingested: STEPS': 2})
+    """
+    return Counter(reasons.to_list())
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,11 @@ No header; one record per line, ``;``-separated::
 ``HEART_RATE_VARIABILITY`` rows hold one beat-to-beat interval in ms → ``beats``;
 ``HEART_RATE`` rows hold bpm → ``heart_rate`` (``confidence`` null). Every other
 measure (``STRESS``, ``STEPS``, ``CALORIES``, ``ASCENT``, ``INTENSITY_MINUTES``, ...)
-is not heart data: each such row becomes a reject with reason ``measure not
-ingested: <TYPE>`` and table ``none``, so the file's row count adds up and
-nothing vanishes silently. Values that are out of range (``HEART_RATE`` -1,
-the logger's "invalid") are left to the schema rules.
+is not heart data: such rows are *skipped*, counted per reason ``measure not
+ingested: <TYPE>`` (``Parsed.skipped``), so the file's row count adds up and
+nothing vanishes silently, while the quarantine keeps only bad data. A row
+without a type is a reject (table ``none``). Values that are out of range
+(``HEART_RATE`` -1, the logger's "invalid") are left to the schema rules.
 
 Time basis
 ----------
@@ -42,8 +43,8 @@ Examples
 >>> parsed = parse(path)
 >>> [t.isoformat() for t in parsed.frames["beats"]["t_utc"]]
 ['2026-01-05T13:59:59.100000+00:00', '2026-01-05T14:00:00+00:00']
->>> parsed.rejects["reason"].to_list()
-['measure not ingested: STRESS']
+>>> parsed.rejects.height, dict(parsed.skipped)
+(0, {'measure not ingested: STRESS': 1})
 """
 
 from __future__ import annotations
@@ -55,13 +56,20 @@ from pathlib import Path
 import polars as pl
 
 from tearsignals.ingest.adapters import _tabular as tab
-from tearsignals.ingest.adapters.base import SNIFF_BYTES, Adapter, Parsed, as_rejects
+from tearsignals.ingest.adapters.base import (
+    SNIFF_BYTES,
+    Adapter,
+    Parsed,
+    as_rejects,
+    skipped_counts,
+)
 from tearsignals.ingest.timeparse import utc_from_iso
 
 NAME = "garmin_logger"
 RR_TYPE = "HEART_RATE_VARIABILITY"
 HR_TYPE = "HEART_RATE"
 NOT_INGESTED_TABLE = "none"
+REASON_NOT_INGESTED = "measure not ingested: "
 SNIFF_LINES = 5
 _LINE = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ][^;]*;[A-Z][A-Z0-9_]*;[^;]*$")
 
@@ -110,7 +118,7 @@ def with_reasons(fields: pl.DataFrame) -> pl.DataFrame:
     times = utc_from_iso(fields["time"])
     kind = pl.col("type").str.strip_chars()
     number, number_reason = tab.float_and_reason(pl.col("value"), "value")
-    not_ingested = pl.concat_str(pl.lit("measure not ingested: "), kind.str.slice(0, 40))
+    not_ingested = pl.concat_str(pl.lit(REASON_NOT_INGESTED), kind.str.slice(0, 40))
     type_reason = (
         pl.when(kind.fill_null("") == "").then(pl.lit("missing type"))
         .when(~kind.is_in([RR_TYPE, HR_TYPE])).then(not_ingested)
@@ -160,7 +168,7 @@ def _table_rows(work: pl.DataFrame, kind: str, value_name: str) -> pl.DataFrame:
 
 
 def parse(path: Path) -> Parsed:
-    """Read a Garmin logger export into ``beats``, ``heart_rate`` and rejects.
+    """Read a Garmin logger export into ``beats``, ``heart_rate``, rejects and skipped measures.
 
     Raises
     ------
@@ -176,9 +184,14 @@ def parse(path: Path) -> Parsed:
     beats, beat_rejects = tab.split_rejects(_table_rows(work, RR_TYPE, "rr_ms"), "beats")
     hr, hr_rejects = tab.split_rejects(_table_rows(work, HR_TYPE, "hr_bpm"), "heart_rate")
     others = work.filter(~pl.col("kind").is_in([RR_TYPE, HR_TYPE]) | pl.col("kind").is_null())
-    other_rejects = as_rejects(others.filter(pl.col("reason").is_not_null()), NOT_INGESTED_TABLE)
+    skipped = others.get_column("reason").str.starts_with(REASON_NOT_INGESTED).fill_null(False)
+    other_rejects = as_rejects(others.filter(~skipped), NOT_INGESTED_TABLE)
     rejects = pl.concat([beat_rejects, hr_rejects, other_rejects]).sort("row_number")
-    return Parsed(frames={"beats": beats, "heart_rate": hr}, rejects=rejects)
+    return Parsed(
+        frames={"beats": beats, "heart_rate": hr},
+        rejects=rejects,
+        skipped=skipped_counts(others.filter(skipped).get_column("reason")),
+    )
 
 
 ADAPTER = Adapter(name=NAME, sniff=sniff, parse=parse)

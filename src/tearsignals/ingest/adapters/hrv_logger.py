@@ -17,8 +17,8 @@ stripped and lower-cased, so ``timestamp, rr, since_start`` matches):
     for our own metrics (see ``tests/golden/test_rr_formats_real.py``).
 ``*_Event(s).csv`` — ``timestamp`` (and ``annotation``), recognised only
     with that file name: the app's event tags have no end, so they are not
-    crying episodes; every tag becomes a reject (``event tag not ingested``)
-    so none vanishes silently; a header-only file gives 0 rows.
+    crying episodes; every tag is skipped (``event tag not ingested``, counted
+    in ``Parsed.skipped``) so none vanishes silently; a header-only file gives 0 rows.
 
 Time basis of the beats
 -----------------------
@@ -51,7 +51,7 @@ from pathlib import Path
 import polars as pl
 
 from tearsignals.ingest.adapters import _tabular as tab
-from tearsignals.ingest.adapters.base import Adapter, Parsed, as_rejects
+from tearsignals.ingest.adapters.base import Adapter, Parsed, skipped_counts
 from tearsignals.ingest.timeparse import UTC_DTYPE, utc_from_epoch_ms
 
 NAME = "hrv_logger"
@@ -164,11 +164,6 @@ def heart_rate_with_reasons(fields: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def event_rejects(fields: pl.DataFrame) -> pl.DataFrame:
-    """Every event tag as a reject (tags have no end; they are not episodes)."""
-    return as_rejects(fields, "episodes", pl.lit(REASON_EVENT))
-
-
 def parse(path: Path) -> Parsed:
     """Read one HRV Logger export file (kind decided by its header).
 
@@ -188,7 +183,8 @@ def parse(path: Path) -> Parsed:
         good, rejects = tab.split_rejects(frame, "heart_rate")
         return Parsed(frames={"heart_rate": good}, rejects=rejects)
     if kind == "events":
-        return Parsed(frames={}, rejects=event_rejects(fields))
+        # Event tags have no end: they are not episodes, and not bad data either.
+        return Parsed(frames={}, skipped=skipped_counts(pl.Series([REASON_EVENT] * fields.height)))
     if kind == "features":
         raise tab.input_error(
             path,

@@ -321,7 +321,9 @@ def test_polar_h10_lands_in_the_lake(tmp_path: Path, realdata: Path) -> None:
     lake = tmp_path / "lake"
     report = files.ingest_file(lake, inbox, "S01", path)
     assert report is not None and report.status == "ingested" and report.format == "polar_h10"
-    assert report.rows_in == report.rows_ok + report.rows_quarantined + report.rows_duplicate
+    assert report.rows_in == (
+        report.rows_ok + report.rows_quarantined + report.rows_duplicate + report.rows_skipped
+    )
     assert report.rows_ok == 798 + 600
     assert store.read_table(lake, "beats").height == 798
     assert store.read_table(lake, "heart_rate").height == 600
@@ -334,4 +336,6 @@ def test_raw_signal_lands_in_the_lake(tmp_path: Path, e0103_text: str) -> None:
     path = _write(inbox / "S01" / "ecg.csv", START + "ecg_mv\n" + e0103_text)
     report = files.ingest_file(tmp_path / "lake", inbox, "S01", path)
     assert report is not None and report.format == "raw_signal" and report.rows_ok > 100
-    assert report.rows_in == report.rows_ok + report.rows_quarantined + report.rows_duplicate
+    assert report.rows_in == (
+        report.rows_ok + report.rows_quarantined + report.rows_duplicate + report.rows_skipped
+    )
