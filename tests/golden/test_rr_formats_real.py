@@ -65,7 +65,7 @@ def test_exercise_hrm_4117_beats_from_its_local_start(
 def test_exercise_hrm_without_a_zone_is_refused(realdata: Path) -> None:
     with pytest.raises(InputError) as err:
         polar_hrm.parse(realdata / HRM)
-    assert str(err.value).startswith("exercise_rri.hrm: local start time without time zone")
+    assert str(err.value).startswith("exercise_rri.hrm: start time is a local time without zone")
 
 
 def test_exercise_hrm_lap_markers(realdata: Path) -> None:

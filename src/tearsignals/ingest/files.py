@@ -18,6 +18,18 @@ accounting and quarantine are as if both had arrived in the other order. That
 needs the losing file in the inbox (found by its sha256); if it is gone, the
 stored row is kept and the new one quarantined.
 
+What a file's reading depended on besides its bytes (the subject profile, for
+formats that may hold local times without offset, and the file's ``.tz`` /
+``.start`` sidecars) is logged as ``context_sha256``. A committed file whose
+context changed since (a profile or sidecar added, fixed or edited) is
+withdrawn and read again, so a file refused for a missing zone is taken once
+the zone is given.
+
+The subject profile ``INBOX/<subject>/subject.toml`` (:mod:`tearsignals.ingest.profile`)
+is not data: it gets a log row of format ``subject_profile`` with status
+``profile`` (``rejected`` with the one-line problem when invalid) and no rows;
+only the current version keeps a row.
+
 With a pseudonymisation key, the subject id and the inbox path are stored
 pseudonymised (:mod:`tearsignals.lake.privacy`).
 """
@@ -25,6 +37,7 @@ pseudonymised (:mod:`tearsignals.lake.privacy`).
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -35,8 +48,10 @@ import polars as pl
 from tearsignals.contract import schema
 from tearsignals.errors import InputError
 from tearsignals.ingest import adapters
-from tearsignals.ingest.adapters.base import Parsed
+from tearsignals.ingest.adapters.base import Adapter, Context, Parsed
+from tearsignals.ingest.adapters.rr_text import SIDECAR_SUFFIXES
 from tearsignals.ingest.plan import FilePlan, file_plan
+from tearsignals.ingest.profile import PROFILE_NAME, ProfileFile, read_profile
 from tearsignals.lake import layout, privacy, store
 
 
@@ -55,21 +70,42 @@ class FileReport:
     rows_skipped: int
     status: str
     detail: str | None = None
+    context_sha256: str | None = None
 
     @classmethod
-    def of_plan(cls, plan: FilePlan, subject_id: str, file_id: str, path: str) -> FileReport:
+    def of_plan(
+        cls, plan: FilePlan, subject_id: str, file_id: str, path: str, context_sha256: str | None
+    ) -> FileReport:
         """The report of an ingested file from its plan."""
         counts = (
             plan.rows_in, plan.rows_ok, plan.rows_quarantined, plan.rows_duplicate, plan.rows_skipped
         )  # fmt: skip
-        return cls(subject_id, file_id, path, plan.format, *counts, "ingested")
+        return cls(
+            subject_id, file_id, path, plan.format, *counts, "ingested", None, context_sha256
+        )
+
+    @classmethod
+    def refused(
+        cls, subject_id: str, file_id: str, path: str, status: str, detail: str | None,
+        context_sha256: str | None = None, format_name: str = "unknown",
+    ) -> FileReport:  # fmt: skip
+        """The report of a file that holds no rows: refused, unknown, or the subject profile."""
+        return cls(
+            subject_id, file_id, path, format_name, 0, 0, 0, 0, 0, status, detail, context_sha256
+        )
 
     def as_log_row(self, ingested_at: datetime) -> pl.DataFrame:
         row = {**self.__dict__, "ingested_at": ingested_at}
         return schema.conform(pl.DataFrame([row], schema_overrides=_LOG_OVERRIDES), "_ingest_log")
 
 
-_LOG_OVERRIDES = {"detail": pl.String(), "ingested_at": pl.Datetime("us", "UTC")}
+_LOG_OVERRIDES = {
+    "detail": pl.String(),
+    "context_sha256": pl.String(),
+    "ingested_at": pl.Datetime("us", "UTC"),
+}
+PROFILE_FORMAT = "subject_profile"
+STATUS_PROFILE = "profile"
 
 
 def file_sha256(path: Path) -> str:
@@ -100,37 +136,112 @@ def inbox_files(inbox: Path) -> Iterator[tuple[str, Path]]:
                 yield subject_id, path
 
 
+def context_sha256(path: Path, adapter: Adapter | None, profile: ProfileFile | None) -> str | None:
+    """sha256 of what reading ``path`` depends on besides its bytes; ``None`` for nothing.
+
+    That is the subject profile, for formats that read it, and the file's
+    ``.tz``/``.start`` sidecars.
+    """
+    parts = []
+    if adapter is not None and adapter.reads_profile and profile is not None:
+        parts.append([PROFILE_NAME, profile.sha256])
+    for suffix in SIDECAR_SUFFIXES:
+        sidecar = path.with_name(path.name + suffix)
+        if sidecar.is_file():
+            parts.append([suffix, file_sha256(sidecar)])
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest() if parts else None
+
+
+def reading_context(path: Path, adapter: Adapter, profile: ProfileFile | None) -> Context:
+    """The :class:`Context` ``adapter`` reads ``path`` in (InputError if its profile is invalid)."""
+    if not adapter.reads_profile or profile is None:
+        return Context()
+    if profile.profile is None:
+        raise InputError(
+            f"{path.name}: the subject profile is needed and invalid: {profile.problem}"
+        )
+    return Context(zones=profile.profile.local_zones())
+
+
+def _logged(lake: Path, subject_id: str, file_id: str) -> dict[str, object] | None:
+    """The ``_ingest_log`` row of a committed file, if any."""
+    log = store.read_table(lake, "_ingest_log", [subject_id]).filter(pl.col("file_id") == file_id)
+    return log.row(0, named=True) if log.height else None
+
+
+def _is_current(lake: Path, subject_id: str, file_id: str, path: str, context: str | None) -> bool:
+    """Whether the file is committed as it would be read now; a stale entry is withdrawn.
+
+    Stale: the same path read in another context (profile or sidecars changed).
+    The same bytes committed from another path keep that path's entry.
+    """
+    logged = _logged(lake, subject_id, file_id)
+    if logged is None:
+        return False
+    if logged["context_sha256"] == context or logged["path"] != path:
+        return True
+    store.uncommit(lake, subject_id, file_id)
+    return False
+
+
 def ingest_file(
     lake: Path, inbox: Path, subject_id: str, path: Path, *, key: bytes | None = None
 ) -> FileReport | None:
-    """Ingest one file; ``None`` when it was already committed (same sha256).
+    """Ingest one file; ``None`` when it is committed already (same sha256 and context).
 
     ``subject_id`` is the inbox folder name; with ``key`` the lake gets its
     pseudonym instead. A committed file that loses a key conflict to this one
     is withdrawn and ingested again after it (see the module docstring).
     """
     stored_id = privacy.stored_subject_id(subject_id, key)
-    file_id = file_sha256(path)
-    if file_id in store.committed_file_ids(lake, stored_id):
-        return None
+    folder = inbox / path.relative_to(inbox).parts[0]
     rel = privacy.stored_path(str(path.relative_to(inbox)), subject_id, stored_id)
+    file_id = file_sha256(path)
+    if path == folder / PROFILE_NAME:
+        return _profile_logged(lake, folder, stored_id, file_id, rel)
+    profile = read_profile(folder)
     try:
-        adapter, parsed = adapters.parse_file(path)
+        adapter: Adapter | None = adapters.detected(path)
+    except InputError as err:
+        adapter, refusal = None, err
+    context = context_sha256(path, adapter, profile)
+    if _is_current(lake, stored_id, file_id, rel, context):
+        return None
+    try:
+        if adapter is None:
+            raise refusal
+        parsed = adapter.parse(path, reading_context(path, adapter, profile))
     except InputError as err:
         status = "unknown_format" if isinstance(err, adapters.UnknownFormat) else "rejected"
         detail = privacy.stored_path(str(err), subject_id, stored_id)
-        report = FileReport(stored_id, file_id, rel, "unknown", 0, 0, 0, 0, 0, status, detail)
-        return _commit(lake, report, [])
-    folder = inbox / path.relative_to(inbox).parts[0]
+        return _commit(
+            lake, FileReport.refused(stored_id, file_id, rel, status, detail, context), []
+        )
     plan, replays = _planned(lake, folder, adapter.name, parsed, stored_id, file_id)
     for withdrawn in replays:
         store.uncommit(lake, stored_id, withdrawn)
     if replays:
         store.fault_point("ingest.after_uncommit")
-    report = _ingested(lake, plan, FileReport.of_plan(plan, stored_id, file_id, rel))
+    report = _ingested(lake, plan, FileReport.of_plan(plan, stored_id, file_id, rel, context))
     for source in replays.values():
         ingest_file(lake, inbox, subject_id, source, key=key)
     return report
+
+
+def _profile_logged(
+    lake: Path, folder: Path, subject_id: str, file_id: str, path: str
+) -> FileReport | None:
+    """Log the subject profile (no rows); earlier versions lose their log rows."""
+    log = store.read_table(lake, "_ingest_log", [subject_id])
+    if file_id in set(log.get_column("file_id").to_list()):
+        return None
+    for older in log.filter(pl.col("format") == PROFILE_FORMAT).get_column("file_id"):
+        store.uncommit(lake, subject_id, older)
+    profile = read_profile(folder)
+    problem = None if profile is None else profile.problem
+    status = STATUS_PROFILE if problem is None else "rejected"
+    report = FileReport.refused(subject_id, file_id, path, status, problem, None, PROFILE_FORMAT)
+    return _commit(lake, report, [])
 
 
 def _planned(

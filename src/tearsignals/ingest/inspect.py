@@ -1,7 +1,9 @@
 """``tearsignals inspect FILE``: what ingest would make of a file, without writing anything.
 
 Inspect runs the steps of ingest: :func:`tearsignals.ingest.adapters.parse_file`
-(format detection and parsing), then :func:`tearsignals.ingest.plan.file_plan`
+(format detection and parsing, local times without zone read in the subject
+profile found in the file's folder or the nearest folder above it), then
+:func:`tearsignals.ingest.plan.file_plan`
 (ids, the cast, row rules, the great-expectations gate) with no lake. Its
 counts are therefore those ingest stores for the file in a lake that holds none
 of its rows yet: rows ok, quarantined (with their reasons), duplicate and
@@ -28,8 +30,10 @@ from pathlib import Path
 
 import polars as pl
 
-from tearsignals.ingest import adapters
+from tearsignals.errors import InputError
+from tearsignals.ingest import adapters, files
 from tearsignals.ingest.plan import FilePlan, TableOutcome, file_plan
+from tearsignals.ingest.profile import PROFILE_NAME, ProfileFile, read_profile
 
 _TIME_COLUMNS = ("t_utc", "start_utc")
 PREVIEW_SUBJECT = "inspect"
@@ -103,9 +107,24 @@ def file_summary(path: Path, plan: FilePlan) -> FileSummary:
     return FileSummary(path, plan.format, *counts, tables, problems, Counter(plan.skipped))
 
 
+def nearest_profile(path: Path) -> ProfileFile | None:
+    """The subject profile of the file's folder or of the nearest folder above it holding one."""
+    folder = next((f for f in path.parents if (f / PROFILE_NAME).is_file()), None)
+    return None if folder is None else read_profile(folder)
+
+
 def inspect_file(path: Path) -> FileSummary:
-    """Plan ``path`` as ingest does, with no lake; raises InputError as ingest would log it."""
-    adapter, parsed = adapters.parse_file(path)
+    """Plan ``path`` as ingest does, with no lake; raises InputError as ingest would log it.
+
+    A subject profile is summarised as a file without rows (InputError if invalid).
+    """
+    profile = nearest_profile(path)
+    if path.name == PROFILE_NAME:
+        if profile is not None and profile.problem is not None:
+            raise InputError(profile.problem)
+        return FileSummary(path, files.PROFILE_FORMAT, 0, 0, 0, 0, 0, {})
+    adapter = adapters.detected(path)
+    parsed = adapter.parse(path, files.reading_context(path, adapter, profile))
     return file_summary(path, file_plan(adapter.name, parsed, PREVIEW_SUBJECT, PREVIEW_FILE_ID))
 
 

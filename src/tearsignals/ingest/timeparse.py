@@ -15,7 +15,9 @@ Accepted forms
   seconds are optional (fractions beyond microseconds are truncated).
 * A local wall time (no offset) plus a per-row IANA zone (``Europe/Berlin``)
   or a per-row offset text (``+01:00``) in a separate tz column. An inline
-  offset wins over the tz column.
+  offset wins over the tz column; the tz column wins over a default zone
+  (:class:`LocalZones`, e.g. from the subject profile), which may change
+  on given dates (travel).
 * Epoch milliseconds, integer or numeric text, between 1990 and 2100.
 
 DST decisions (documented choice: reject, never guess)
@@ -37,6 +39,8 @@ datetime.datetime(2026, 1, 5, 14, 0, 0, 812000, tzinfo=zoneinfo.ZoneInfo(key='UT
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 from typing import Literal
 
@@ -116,6 +120,55 @@ def is_known_time_zone(name: str) -> bool:
     return True
 
 
+@dataclass(frozen=True)
+class LocalZones:
+    """The IANA zone of someone's local wall times, over time: ``first``, then dated changes.
+
+    ``changes`` holds ``(since, zone)`` pairs in increasing order: from the
+    local wall time ``since`` on (read on the new zone's clock), local times
+    are in ``zone``. A local time is matched against the changes by its wall
+    clock; an instant by the UTC instant of each change's ``since`` in its zone.
+
+    Examples
+    --------
+    >>> trip = LocalZones("Europe/Berlin", ((datetime(2026, 3, 1), "America/New_York"),))
+    >>> naive = pl.Series([datetime(2026, 2, 28, 23), datetime(2026, 3, 1, 8)])
+    >>> pl.select(trip.of_local(pl.lit(naive))).to_series().to_list()
+    ['Europe/Berlin', 'America/New_York']
+    """
+
+    first: str
+    changes: tuple[tuple[datetime, str], ...] = ()
+
+    @property
+    def names(self) -> list[str]:
+        """Every zone named, sorted."""
+        return sorted({self.first, *(zone for _, zone in self.changes)})
+
+    def of_local(self, naive: pl.Expr) -> pl.Expr:
+        """The zone in force at each local wall time (``Datetime`` without zone)."""
+        zone = pl.lit(self.first, pl.String)
+        for since, name in self.changes:
+            zone = (
+                pl.when(naive >= pl.lit(since, pl.Datetime("us")))
+                .then(pl.lit(name))
+                .otherwise(zone)
+            )
+        return zone
+
+    def of_instant(self, utc: pl.Expr) -> pl.Expr:
+        """The zone in force at each UTC instant."""
+        zone = pl.lit(self.first, pl.String)
+        for since, name in self.changes:
+            boundary = (
+                pl.lit(since, pl.Datetime("us"))
+                .dt.replace_time_zone(name, ambiguous="earliest", non_existent="null")
+                .dt.convert_time_zone("UTC")
+            )
+            zone = pl.when(utc >= boundary).then(pl.lit(name)).otherwise(zone)
+        return zone
+
+
 def _local_to_utc(
     naive: pl.Expr, zone: pl.Expr, zones: list[str], ambiguous: Literal["earliest", "latest"]
 ) -> pl.Expr:
@@ -131,11 +184,9 @@ def _local_to_utc(
     return pl.coalesce(branches) if branches else pl.lit(None, dtype=UTC_DTYPE)
 
 
-def _with_parts(text: pl.Series, tz: pl.Series | None, default_tz: str | None) -> pl.DataFrame:
+def _with_parts(text: pl.Series, tz: pl.Series | None, default: LocalZones | None) -> pl.DataFrame:
     """Frame of the regex parts, the wall time, the offset in force and the IANA zone."""
     tz_text = _clean_text(tz) if tz is not None else pl.Series([None] * len(text), dtype=pl.String)
-    if default_tz is not None:
-        tz_text = tz_text.fill_null(default_tz)
     frame = pl.DataFrame({"text": _clean_text(text), "tz": tz_text})
     parts = frame.with_columns(parts=pl.col("text").str.extract_groups(_ISO)).unnest("parts")
     with_offsets = parts.with_columns(
@@ -143,13 +194,15 @@ def _with_parts(text: pl.Series, tz: pl.Series | None, default_tz: str | None) -
         tz_is_offset=_is_offset(pl.col("tz")).fill_null(False),
     )
     from_tz = pl.when(pl.col("tz_is_offset")).then(_normalised_offset(pl.col("tz")))
+    naive = _naive_datetime()
+    zone = pl.col("tz") if default is None else pl.coalesce("tz", default.of_local(naive))
     return with_offsets.select(
         "text",
         "offset",
         matched=pl.col("date").is_not_null(),
-        naive=_naive_datetime(),
+        naive=naive,
         offset_used=pl.coalesce(pl.col("offset"), from_tz),
-        zone=pl.when(pl.col("offset").is_null() & ~pl.col("tz_is_offset")).then(pl.col("tz")),
+        zone=pl.when(pl.col("offset").is_null() & ~pl.col("tz_is_offset")).then(zone),
     )
 
 
@@ -181,7 +234,7 @@ def _utc_and_reason(work: pl.DataFrame) -> pl.DataFrame:
 
 
 def utc_from_iso(
-    text: pl.Series, tz: pl.Series | None = None, *, default_tz: str | None = None
+    text: pl.Series, tz: pl.Series | None = None, *, default_tz: str | LocalZones | None = None
 ) -> pl.DataFrame:
     """UTC instants of ISO 8601 texts, each read with its inline offset or its row's zone.
 
@@ -194,13 +247,16 @@ def utc_from_iso(
         text carries no inline offset.
     default_tz
         Zone for rows whose ``tz`` is null, e.g. ``"UTC"`` for a column whose
-        header declares UTC (``t_utc``). ``None``: such rows are rejected.
+        header declares UTC (``t_utc``), or :class:`LocalZones` (a subject's
+        zone with dated changes, chosen by each row's wall time). ``None``:
+        such rows are rejected.
 
     Returns
     -------
     pl.DataFrame
-        Columns ``utc`` (Datetime us UTC), ``reason`` (String) and ``offset``
-        (the inline offset normalised to ``+HH:MM``, ``Z`` as ``+00:00``, else null).
+        Columns ``utc`` (Datetime us UTC), ``reason`` (String), ``offset``
+        (the inline offset normalised to ``+HH:MM``, ``Z`` as ``+00:00``, else
+        null) and ``zone`` (the IANA zone a local time was read in, else null).
 
     Examples
     --------
@@ -213,8 +269,11 @@ def utc_from_iso(
     """
     if tz is not None and len(tz) != len(text):
         raise ValueError(f"text and tz differ in length: {len(text)} != {len(tz)}")
-    work = _utc_and_reason(_with_parts(text, tz, default_tz))
-    return work.select("utc", "reason", "offset")
+    default = LocalZones(default_tz) if isinstance(default_tz, str) else default_tz
+    work = _utc_and_reason(_with_parts(text, tz, default))
+    return work.select(
+        "utc", "reason", "offset", zone=pl.when(pl.col("utc").is_not_null()).then("zone")
+    )
 
 
 def utc_from_epoch_ms(values: pl.Series) -> pl.DataFrame:

@@ -78,7 +78,7 @@ def test_without_a_lake_nothing_is_a_stored_copy(tmp_path: Path) -> None:
 def _log_row() -> pl.DataFrame:
     row = {"subject_id": "S01", "file_id": "f1", "path": "S01/a.csv", "format": "csv_beats",
            "rows_in": 1, "rows_ok": 1, "rows_quarantined": 0, "rows_duplicate": 0, "rows_skipped": 0,
-           "status": "ingested", "detail": None, "ingested_at": T0}  # fmt: skip
+           "status": "ingested", "detail": None, "context_sha256": None, "ingested_at": T0}  # fmt: skip
     return schema.conform(pl.DataFrame([row]), "_ingest_log")
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from tearsignals.errors import InputError
 from tearsignals.ingest.adapters import _tabular
 from tearsignals.ingest.adapters.apple_health import ADAPTER as APPLE_HEALTH
-from tearsignals.ingest.adapters.base import SNIFF_BYTES, Adapter, Parsed
+from tearsignals.ingest.adapters.base import NO_CONTEXT, SNIFF_BYTES, Adapter, Context, Parsed
 from tearsignals.ingest.adapters.csv_beats import ADAPTER as CSV_BEATS
 from tearsignals.ingest.adapters.csv_hr import ADAPTER as CSV_HR
 from tearsignals.ingest.adapters.empatica import BVP_ADAPTER as E4_BVP
@@ -44,7 +44,18 @@ from tearsignals.ingest.adapters.raw_signal import ADAPTER as RAW_SIGNAL
 from tearsignals.ingest.adapters.rr_text import ADAPTER as RR_TEXT
 from tearsignals.ingest.adapters.rr_text import SIDECAR_ADAPTER as SIDECAR
 
-__all__ = ["REGISTRY", "Adapter", "Parsed", "UnknownFormat", "by_name", "detect", "parse_file"]
+__all__ = [
+    "NO_CONTEXT",
+    "REGISTRY",
+    "Adapter",
+    "Context",
+    "Parsed",
+    "UnknownFormat",
+    "by_name",
+    "detect",
+    "detected",
+    "parse_file",
+]
 
 
 class UnknownFormat(InputError):
@@ -138,8 +149,24 @@ def _unknown_format(path: Path, head: bytes) -> InputError:
     return UnknownFormat(str(_tabular.input_error(path, problem)))
 
 
-def parse_file(path: Path) -> tuple[Adapter, Parsed]:
-    """Detect the format of ``path`` and parse it.
+def detected(path: Path) -> Adapter:
+    """The adapter of ``path``'s format.
+
+    Raises
+    ------
+    InputError
+        One line naming the file: unreadable, empty, or (:class:`UnknownFormat`)
+        no adapter recognises it.
+    """
+    head = _head(path)
+    adapter = _detected(head, path)
+    if adapter is None:
+        raise _unknown_format(path, head)
+    return adapter
+
+
+def parse_file(path: Path, context: Context = NO_CONTEXT) -> tuple[Adapter, Parsed]:
+    """Detect the format of ``path`` and parse it (local times without zone read in ``context``).
 
     Returns
     -------
@@ -152,8 +179,5 @@ def parse_file(path: Path) -> tuple[Adapter, Parsed]:
         One line naming the file: unreadable, empty, not UTF-8, unknown
         format, missing required column, malformed structure.
     """
-    head = _head(path)
-    adapter = _detected(head, path)
-    if adapter is None:
-        raise _unknown_format(path, head)
-    return adapter, adapter.parse(path)
+    adapter = detected(path)
+    return adapter, adapter.parse(path, context)

@@ -29,7 +29,7 @@ import polars as pl
 from tearsignals.contract import schema
 from tearsignals.errors import InputError
 from tearsignals.ingest.adapters.base import as_rejects
-from tearsignals.ingest.timeparse import utc_from_epoch_ms, utc_from_iso
+from tearsignals.ingest.timeparse import LocalZones, utc_from_epoch_ms, utc_from_iso
 
 BOM = b"\xef\xbb\xbf"
 SEPARATORS = (",", ";", "\t")
@@ -233,7 +233,8 @@ def first_reason(reasons: Sequence[pl.Expr]) -> pl.Expr:
 
 
 # Time columns of sample tables, in priority order, and how each is read.
-# ``iso``: ISO 8601 needing an offset (or a ``tz`` column); ``iso_utc``: ISO whose
+# ``iso``: ISO 8601 needing an offset (or a ``tz`` column, or the subject's zone from
+# the profile); ``iso_utc``: ISO whose
 # header declares UTC, so a value without offset is UTC; ``epoch_ms``: epoch ms.
 TIME_COLUMNS: tuple[tuple[str, str], ...] = (
     ("timestamp", "iso"),
@@ -245,17 +246,19 @@ TIME_COLUMNS: tuple[tuple[str, str], ...] = (
 TIME_COLUMN_NAMES = tuple(name for name, _ in TIME_COLUMNS)
 
 
-def sample_times(fields: pl.DataFrame) -> pl.DataFrame:
+def sample_times(fields: pl.DataFrame, zones: LocalZones | None = None) -> pl.DataFrame:
     """``utc`` and ``reason`` (prefixed with the column name) from the best time column.
 
-    ``fields`` must contain one of :data:`TIME_COLUMN_NAMES` (checked by the caller).
+    ``fields`` must contain one of :data:`TIME_COLUMN_NAMES` (checked by the
+    caller). A local ``timestamp`` without a ``tz`` value is read in ``zones``
+    (the subject's zone), if given.
     """
     name, kind = next((n, k) for n, k in TIME_COLUMNS if n in fields.columns)
     if kind == "epoch_ms":
         parsed = utc_from_epoch_ms(fields[name])
     else:
         tz = fields["tz"] if "tz" in fields.columns else None
-        parsed = utc_from_iso(fields[name], tz, default_tz="UTC" if kind == "iso_utc" else None)
+        parsed = utc_from_iso(fields[name], tz, default_tz="UTC" if kind == "iso_utc" else zones)
     return parsed.select("utc", reason=prefixed(pl.col("reason"), name))
 
 

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import polars as pl
 
+from tearsignals.ingest.timeparse import LocalZones
+
 REJECT_SCHEMA = pl.Schema(
     {"table": pl.String(), "row_number": pl.Int64(), "reason": pl.String(), "raw": pl.String()}
 )
@@ -84,9 +86,29 @@ def skipped_counts(reasons: pl.Series) -> Counter[str]:
 
 
 @dataclass(frozen=True)
+class Context:
+    """What reading a file may depend on besides its bytes (and its own sidecars).
+
+    ``zones``: the subject's local zone over time, from the subject profile
+    (:mod:`tearsignals.ingest.profile`), for local times the data give no
+    offset or zone for; ``None`` without a profile (such times are refused).
+    """
+
+    zones: LocalZones | None = None
+
+
+NO_CONTEXT = Context()
+
+
+@dataclass(frozen=True)
 class Adapter:
-    """One input format: ``sniff`` looks at the first bytes, ``parse`` reads the file."""
+    """One input format: ``sniff`` looks at the first bytes, ``parse`` reads the file.
+
+    ``reads_profile``: the format may hold local times without offset, so its
+    reading depends on the subject profile (``parse`` uses ``Context.zones``).
+    """
 
     name: str
     sniff: Callable[[bytes, Path], bool]
-    parse: Callable[[Path], Parsed]
+    parse: Callable[[Path, Context], Parsed]
+    reads_profile: bool = False

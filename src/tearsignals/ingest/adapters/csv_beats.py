@@ -1,7 +1,7 @@
 """Beat-to-beat intervals from a CSV: one row per beat, a time column and ``rr_ms``.
 
 Time column (first present wins): ``timestamp`` (ISO 8601 with offset, or local
-time plus a ``tz`` column), ``time_utc``/``t_utc`` (ISO; a value without offset
+time plus a ``tz`` column, else in the subject's zone), ``time_utc``/``t_utc`` (ISO; a value without offset
 is UTC, as the header says), ``timestamp_ms``/``epoch_ms`` (epoch milliseconds).
 An optional ``device`` column fills ``device``; other columns are ignored.
 
@@ -23,7 +23,8 @@ from pathlib import Path
 import polars as pl
 
 from tearsignals.ingest.adapters import _tabular as tab
-from tearsignals.ingest.adapters.base import Adapter, Parsed
+from tearsignals.ingest.adapters.base import NO_CONTEXT, Adapter, Context, Parsed
+from tearsignals.ingest.timeparse import LocalZones
 
 NAME = "csv_beats"
 TABLE = "beats"
@@ -36,9 +37,11 @@ def sniff(head: bytes, path: Path) -> bool:
     return tab.has_any_column(head, (VALUE_COLUMN,))
 
 
-def beats_with_reasons(fields: pl.DataFrame, source: str) -> pl.DataFrame:
+def beats_with_reasons(
+    fields: pl.DataFrame, source: str, zones: LocalZones | None = None
+) -> pl.DataFrame:
     """Canonical beat columns plus ``reason``, ``row_number`` and ``raw`` for every record."""
-    times = tab.sample_times(fields)
+    times = tab.sample_times(fields, zones)
     rr_ms, rr_reason = tab.float_and_reason(pl.col(VALUE_COLUMN), VALUE_COLUMN)
     device = pl.col("device") if "device" in fields.columns else pl.lit(None, pl.String)
     return fields.with_columns(times).select(
@@ -53,7 +56,7 @@ def beats_with_reasons(fields: pl.DataFrame, source: str) -> pl.DataFrame:
     )
 
 
-def parse(path: Path) -> Parsed:
+def parse(path: Path, context: Context = NO_CONTEXT) -> Parsed:
     """Read a beats CSV into ``beats`` rows and rejects.
 
     Raises
@@ -64,8 +67,8 @@ def parse(path: Path) -> Parsed:
     """
     fields = tab.read_csv_fields(path)
     tab.require_columns(path, fields.columns, REQUIRED)
-    good, rejects = tab.split_rejects(beats_with_reasons(fields, NAME), TABLE)
+    good, rejects = tab.split_rejects(beats_with_reasons(fields, NAME, context.zones), TABLE)
     return Parsed(frames={TABLE: good}, rejects=rejects)
 
 
-ADAPTER = Adapter(name=NAME, sniff=sniff, parse=parse)
+ADAPTER = Adapter(name=NAME, sniff=sniff, parse=parse, reads_profile=True)

@@ -22,7 +22,8 @@ from pathlib import Path
 import polars as pl
 
 from tearsignals.ingest.adapters import _tabular as tab
-from tearsignals.ingest.adapters.base import Adapter, Parsed
+from tearsignals.ingest.adapters.base import NO_CONTEXT, Adapter, Context, Parsed
+from tearsignals.ingest.timeparse import LocalZones
 
 NAME = "csv_hr"
 TABLE = "heart_rate"
@@ -41,11 +42,13 @@ def sniff(head: bytes, path: Path) -> bool:
     return tab.has_any_column(head, HR_UNITS)
 
 
-def heart_rate_with_reasons(fields: pl.DataFrame, source: str) -> pl.DataFrame:
+def heart_rate_with_reasons(
+    fields: pl.DataFrame, source: str, zones: LocalZones | None = None
+) -> pl.DataFrame:
     """Canonical heart-rate columns plus ``reason``, ``row_number`` and ``raw``."""
     column = tab.first_present(fields.columns, tuple(HR_UNITS))
     assert column is not None, "checked by require_columns"
-    times = tab.sample_times(fields)
+    times = tab.sample_times(fields, zones)
     value, value_reason = tab.float_and_reason(pl.col(column), column)
     device = pl.col("device") if "device" in fields.columns else pl.lit(None, pl.String)
     return fields.with_columns(times).select(
@@ -60,7 +63,7 @@ def heart_rate_with_reasons(fields: pl.DataFrame, source: str) -> pl.DataFrame:
     )
 
 
-def parse(path: Path) -> Parsed:
+def parse(path: Path, context: Context = NO_CONTEXT) -> Parsed:
     """Read a heart-rate CSV into ``heart_rate`` rows and rejects.
 
     Raises
@@ -70,9 +73,9 @@ def parse(path: Path) -> Parsed:
     """
     fields = tab.read_csv_fields(path)
     tab.require_columns(path, fields.columns, REQUIRED)
-    frame = heart_rate_with_reasons(fields, NAME)
+    frame = heart_rate_with_reasons(fields, NAME, context.zones)
     good, rejects = tab.split_rejects(frame, TABLE)
     return Parsed(frames={TABLE: good}, rejects=rejects)
 
 
-ADAPTER = Adapter(name=NAME, sniff=sniff, parse=parse)
+ADAPTER = Adapter(name=NAME, sniff=sniff, parse=parse, reads_profile=True)

@@ -26,8 +26,10 @@ Formats and time basis (all times unix UTC; Empatica's ``info.txt``)
     One unix time per line (button presses). Rule: consecutive tags pair up
     as start/end; a start whose next tag is more than
     :data:`MAX_PAIR_GAP_S` later, or the trailing unpaired tag, is an
-    episode of :data:`SINGLE_TAG_S` (10 min). ``tz`` is ``UTC`` (the device
-    logs instants, not a zone), intensity null, context ``E4 button tag``.
+    episode of :data:`SINGLE_TAG_S` (10 min). ``tz`` (the zone control days
+    are matched in) is the subject's zone at the tag from the subject profile,
+    else ``UTC`` (the device logs instants, not a zone); intensity null,
+    context ``E4 button tag``.
     **A record is an episode** (its ``row_number`` is its start tag's line);
     a line that is no valid time, or earlier than the previous tag, is a
     reject; a repeated tag time is a duplicate. A 0-byte tags file (no
@@ -63,8 +65,15 @@ import polars as pl
 
 from tearsignals.beats import detect
 from tearsignals.ingest.adapters import _tabular as tab
-from tearsignals.ingest.adapters.base import SNIFF_BYTES, Adapter, Parsed, as_rejects
-from tearsignals.ingest.timeparse import UTC_DTYPE
+from tearsignals.ingest.adapters.base import (
+    NO_CONTEXT,
+    SNIFF_BYTES,
+    Adapter,
+    Context,
+    Parsed,
+    as_rejects,
+)
+from tearsignals.ingest.timeparse import UTC_DTYPE, LocalZones
 
 IBI_ADAPTER_NAME = "e4_ibi"
 HR_ADAPTER_NAME = "e4_hr"
@@ -268,7 +277,7 @@ def ibi_beats_with_reasons(start_s: float, lines: list[str]) -> pl.DataFrame:
     )
 
 
-def parse_ibi(path: Path) -> Parsed:
+def parse_ibi(path: Path, context: Context = NO_CONTEXT) -> Parsed:
     """Read an E4 ``IBI.csv`` into ``beats`` (origin ``rr``) and rejects.
 
     Raises
@@ -303,7 +312,7 @@ def _samples(path: Path, expected: str) -> tuple[SampleHeader, float, list[str]]
     return header, header.rate_hz, lines[2:]
 
 
-def parse_hr(path: Path) -> Parsed:
+def parse_hr(path: Path, context: Context = NO_CONTEXT) -> Parsed:
     """Read an E4 ``HR.csv`` into ``heart_rate`` rows and rejects.
 
     Raises
@@ -367,7 +376,7 @@ def bvp_peaks_with_reasons(
     )
 
 
-def parse_bvp(path: Path) -> Parsed:
+def parse_bvp(path: Path, context: Context = NO_CONTEXT) -> Parsed:
     """Read an E4 ``BVP.csv``, detect beats by heartpy, return ``beats`` and rejects.
 
     Raises
@@ -387,7 +396,7 @@ def parse_bvp(path: Path) -> Parsed:
     return Parsed(frames={"beats": good}, rejects=rejects.sort("row_number"))
 
 
-def parse_not_heart(path: Path) -> Parsed:
+def parse_not_heart(path: Path, context: Context = NO_CONTEXT) -> Parsed:
     """Refuse an E4 ACC/EDA/TEMP file with a one-line reason (always raises InputError)."""
     header = sample_header(_text_lines(path)[:2])
     kind = (sensor_kind(header, path) if header is not None else None) or "sensor"
@@ -430,8 +439,11 @@ def tag_pairs(times_s: list[float]) -> list[tuple[int, float]]:
     return episodes
 
 
-def tag_episodes(tags: pl.DataFrame) -> pl.DataFrame:
-    """Episode rows from accepted, distinct tags (``t_s``, ``row_number``, ``raw``)."""
+def tag_episodes(tags: pl.DataFrame, zones: LocalZones | None = None) -> pl.DataFrame:
+    """Episode rows from accepted, distinct tags (``t_s``, ``row_number``, ``raw``).
+
+    ``tz`` is the zone of ``zones`` at each episode's start, ``UTC`` without ``zones``.
+    """
     pairs = tag_pairs(tags["t_s"].to_list())
     starts = tags[[i for i, _ in pairs]].with_columns(
         duration_s=pl.Series([d for _, d in pairs], dtype=pl.Float64)
@@ -441,7 +453,7 @@ def tag_episodes(tags: pl.DataFrame) -> pl.DataFrame:
     return starts.select(
         start_utc=start,
         end_utc=end,
-        tz=pl.lit("UTC"),
+        tz=pl.lit("UTC") if zones is None else zones.of_instant(start),
         intensity=pl.lit(None, pl.Float64),
         context=pl.lit(TAG_CONTEXT),
         source=pl.lit(TAGS_ADAPTER_NAME),
@@ -449,7 +461,7 @@ def tag_episodes(tags: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def parse_tags(path: Path) -> Parsed:
+def parse_tags(path: Path, context: Context = NO_CONTEXT) -> Parsed:
     """Read an E4 tags file into ``episodes`` by the pairing rule.
 
     Raises
@@ -461,7 +473,7 @@ def parse_tags(path: Path) -> Parsed:
     accepted = fields.filter(pl.col("reason").is_null() & ~pl.col("duplicate"))
     rejects = as_rejects(fields.filter(pl.col("reason").is_not_null()), "episodes")
     return Parsed(
-        frames={"episodes": tag_episodes(accepted)},
+        frames={"episodes": tag_episodes(accepted, context.zones)},
         rejects=rejects,
         duplicates=int(fields["duplicate"].sum()),
     )
@@ -470,5 +482,7 @@ def parse_tags(path: Path) -> Parsed:
 IBI_ADAPTER = Adapter(name=IBI_ADAPTER_NAME, sniff=sniff_ibi, parse=parse_ibi)
 HR_ADAPTER = Adapter(name=HR_ADAPTER_NAME, sniff=sniff_hr, parse=parse_hr)
 BVP_ADAPTER = Adapter(name=BVP_ADAPTER_NAME, sniff=sniff_bvp, parse=parse_bvp)
-TAGS_ADAPTER = Adapter(name=TAGS_ADAPTER_NAME, sniff=sniff_tags, parse=parse_tags)
+TAGS_ADAPTER = Adapter(
+    name=TAGS_ADAPTER_NAME, sniff=sniff_tags, parse=parse_tags, reads_profile=True
+)
 NOT_HEART_ADAPTER = Adapter(name="e4_not_heart", sniff=sniff_not_heart, parse=parse_not_heart)

@@ -3,17 +3,20 @@
 Fields (header names are matched case-insensitively):
 
 ``start``
-    ISO 8601 with offset, or a local wall time read in the record's ``tz``.
+    ISO 8601 with offset, or a local wall time read in the record's ``tz`` or,
+    without one, in the subject's zone (subject profile, with its dated changes).
 ``end`` or ``duration_min``
     ``end`` follows the same rules as ``start``; a local ``end`` is read in the
-    record's ``tz`` or, failing that, in ``start``'s inline offset. ``end`` wins
-    when both are given; ``duration_min`` is used where ``end`` is empty.
+    zone ``start`` was read in (the record's ``tz``, ``start``'s inline offset or
+    the profile's zone). ``end`` wins when both are given; ``duration_min`` is
+    used where ``end`` is empty.
 ``tz`` (optional)
     IANA zone name (``Europe/Berlin``) or offset text (``+01:00``).
 ``intensity`` (optional, 0–10) and ``context`` (optional free text).
 
-Output ``tz`` is the logged ``tz`` or, when absent, ``start``'s inline offset as
-``+HH:MM``. Records with an unplaceable time, a local time without zone, an end
+Output ``tz`` (the zone control days are matched in) is the logged ``tz``, else
+``start``'s inline offset as ``+HH:MM``, else the profile's zone at ``start``.
+Records with an unplaceable time, a local time without any zone, an end
 not after the start, or an unparseable number become rejects with a reason.
 
 JSON: a list of objects, or an object with an ``episodes`` list. A JSON
@@ -32,8 +35,8 @@ from pathlib import Path
 import polars as pl
 
 from tearsignals.ingest.adapters import _tabular as tab
-from tearsignals.ingest.adapters.base import Adapter, Parsed
-from tearsignals.ingest.timeparse import utc_from_iso
+from tearsignals.ingest.adapters.base import NO_CONTEXT, Adapter, Context, Parsed
+from tearsignals.ingest.timeparse import LocalZones, utc_from_iso
 
 TABLE = "episodes"
 CSV_NAME = "episodes_csv"
@@ -64,12 +67,12 @@ def _given(name: str) -> pl.Expr:
     return pl.col(name).str.strip_chars().fill_null("") != ""
 
 
-def _with_times(text: pl.DataFrame) -> pl.DataFrame:
-    """Add ``start_*`` and ``end_*`` (utc, reason, offset) columns parsed from the text."""
-    start = utc_from_iso(text["start"], text["tz"]).select(pl.all().name.prefix("start_"))
-    with_start = pl.concat([text, start], how="horizontal")
-    end_zone = with_start.select(pl.coalesce("tz", "start_offset")).to_series()
-    end = utc_from_iso(text["end"], end_zone).select(pl.all().name.prefix("end_"))
+def _with_times(text: pl.DataFrame, zones: LocalZones | None) -> pl.DataFrame:
+    """Add ``start_*`` and ``end_*`` (utc, reason, offset, zone) columns parsed from the text."""
+    start = utc_from_iso(text["start"], text["tz"], default_tz=zones)
+    with_start = pl.concat([text, start.select(pl.all().name.prefix("start_"))], how="horizontal")
+    end_zone = with_start.select(pl.coalesce("tz", "start_offset", "start_zone")).to_series()
+    end = utc_from_iso(text["end"], end_zone, default_tz=zones).select(pl.all().name.prefix("end_"))
     return pl.concat([with_start, end], how="horizontal")
 
 
@@ -87,9 +90,11 @@ def _end_utc_and_reason(work: pl.DataFrame) -> pl.DataFrame:
     )  # fmt: skip
 
 
-def episodes_with_reasons(fields: pl.DataFrame, source: str) -> pl.DataFrame:
+def episodes_with_reasons(
+    fields: pl.DataFrame, source: str, zones: LocalZones | None = None
+) -> pl.DataFrame:
     """Canonical episode columns plus ``reason``, ``row_number`` and ``raw`` for every record."""
-    work = _end_utc_and_reason(_with_times(_episode_text(fields)))
+    work = _end_utc_and_reason(_with_times(_episode_text(fields), zones))
     intensity, intensity_reason = tab.float_and_reason(pl.col("intensity"), "intensity")
     reason = tab.first_reason([
         pl.when("not_object").then(pl.lit("record is not an object")),
@@ -101,7 +106,9 @@ def episodes_with_reasons(fields: pl.DataFrame, source: str) -> pl.DataFrame:
     return work.select(
         start_utc="start_utc",
         end_utc="end_utc",
-        tz=pl.coalesce(pl.when(_given("tz")).then(pl.col("tz").str.strip_chars()), "start_offset"),
+        tz=pl.coalesce(
+            pl.when(_given("tz")).then(pl.col("tz").str.strip_chars()), "start_offset", "start_zone"
+        ),
         intensity=pl.when(_given("intensity")).then(intensity),
         context="context",
         source=pl.lit(source),
@@ -111,16 +118,18 @@ def episodes_with_reasons(fields: pl.DataFrame, source: str) -> pl.DataFrame:
     )
 
 
-def _parsed_episodes(path: Path, fields: pl.DataFrame, source: str, *, check: bool) -> Parsed:
+def _parsed_episodes(
+    path: Path, fields: pl.DataFrame, source: str, context: Context, *, check: bool
+) -> Parsed:
     """Episode rows and rejects from the fields; ``check`` the required columns first."""
     if check:
         tab.require_columns(path, fields.columns, REQUIRED)
-    frame = episodes_with_reasons(fields, source)
+    frame = episodes_with_reasons(fields, source, context.zones)
     good, rejects = tab.split_rejects(frame, TABLE)
     return Parsed(frames={TABLE: good}, rejects=rejects)
 
 
-def parse_csv(path: Path) -> Parsed:
+def parse_csv(path: Path, context: Context = NO_CONTEXT) -> Parsed:
     """Read an episode log CSV.
 
     Raises
@@ -128,7 +137,7 @@ def parse_csv(path: Path) -> Parsed:
     InputError
         File-level problems, or no ``start`` / neither ``end`` nor ``duration_min``.
     """
-    return _parsed_episodes(path, tab.read_csv_fields(path), CSV_NAME, check=True)
+    return _parsed_episodes(path, tab.read_csv_fields(path), CSV_NAME, context, check=True)
 
 
 def _json_records(path: Path) -> list[object]:
@@ -141,7 +150,7 @@ def _json_records(path: Path) -> list[object]:
     return document
 
 
-def parse_json(path: Path) -> Parsed:
+def parse_json(path: Path, context: Context = NO_CONTEXT) -> Parsed:
     """Read an episode log JSON (list of objects or ``{"episodes": [...]}``).
 
     Raises
@@ -152,7 +161,7 @@ def parse_json(path: Path) -> Parsed:
     records = _json_records(path)
     fields = tab.json_record_fields(path, records)
     has_objects = any(isinstance(r, dict) for r in records)
-    return _parsed_episodes(path, fields, JSON_NAME, check=has_objects)
+    return _parsed_episodes(path, fields, JSON_NAME, context, check=has_objects)
 
 
 def sniff_csv(head: bytes, path: Path) -> bool:
@@ -180,5 +189,5 @@ def sniff_json(head: bytes, path: Path) -> bool:
     )
 
 
-CSV_ADAPTER = Adapter(name=CSV_NAME, sniff=sniff_csv, parse=parse_csv)
-JSON_ADAPTER = Adapter(name=JSON_NAME, sniff=sniff_json, parse=parse_json)
+CSV_ADAPTER = Adapter(name=CSV_NAME, sniff=sniff_csv, parse=parse_csv, reads_profile=True)
+JSON_ADAPTER = Adapter(name=JSON_NAME, sniff=sniff_json, parse=parse_json, reads_profile=True)

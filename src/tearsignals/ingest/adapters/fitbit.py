@@ -48,7 +48,7 @@ from pathlib import Path
 import polars as pl
 
 from tearsignals.ingest.adapters import _tabular as tab
-from tearsignals.ingest.adapters.base import Adapter, Parsed
+from tearsignals.ingest.adapters.base import NO_CONTEXT, Adapter, Context, Parsed
 from tearsignals.ingest.timeparse import UTC_DTYPE
 
 NAME = "fitbit"
@@ -156,7 +156,7 @@ def with_raw(frame: pl.DataFrame, records: list[object]) -> pl.DataFrame:
     return frame.with_columns(raw=pl.Series(raw, dtype=pl.String))
 
 
-def parse(path: Path) -> Parsed:
+def parse(path: Path, context: Context = NO_CONTEXT) -> Parsed:
     """Read a Fitbit ``heart_rate-*.json`` file into ``heart_rate`` rows and rejects.
 
     Raises

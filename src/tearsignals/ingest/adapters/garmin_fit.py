@@ -47,7 +47,7 @@ import fitdecode
 import polars as pl
 
 from tearsignals.ingest.adapters import _tabular as tab
-from tearsignals.ingest.adapters.base import Adapter, Parsed
+from tearsignals.ingest.adapters.base import NO_CONTEXT, Adapter, Context, Parsed
 from tearsignals.ingest.timeparse import UTC_DTYPE
 
 NAME = "garmin_fit"
@@ -200,7 +200,7 @@ def fit_heart_rate(content: _Content) -> tuple[pl.DataFrame, pl.DataFrame]:
     return tab.split_rejects(work, "heart_rate")
 
 
-def parse(path: Path) -> Parsed:
+def parse(path: Path, context: Context = NO_CONTEXT) -> Parsed:
     """Read a FIT file into ``beats`` (hrv RR) and ``heart_rate`` (record heart rate).
 
     Raises

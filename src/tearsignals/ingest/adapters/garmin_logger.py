@@ -57,8 +57,10 @@ import polars as pl
 
 from tearsignals.ingest.adapters import _tabular as tab
 from tearsignals.ingest.adapters.base import (
+    NO_CONTEXT,
     SNIFF_BYTES,
     Adapter,
+    Context,
     Parsed,
     as_rejects,
     skipped_counts,
@@ -167,7 +169,7 @@ def _table_rows(work: pl.DataFrame, kind: str, value_name: str) -> pl.DataFrame:
     )
 
 
-def parse(path: Path) -> Parsed:
+def parse(path: Path, context: Context = NO_CONTEXT) -> Parsed:
     """Read a Garmin logger export into ``beats``, ``heart_rate``, rejects and skipped measures.
 
     Raises

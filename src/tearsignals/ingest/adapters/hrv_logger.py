@@ -51,7 +51,7 @@ from pathlib import Path
 import polars as pl
 
 from tearsignals.ingest.adapters import _tabular as tab
-from tearsignals.ingest.adapters.base import Adapter, Parsed, skipped_counts
+from tearsignals.ingest.adapters.base import NO_CONTEXT, Adapter, Context, Parsed, skipped_counts
 from tearsignals.ingest.timeparse import UTC_DTYPE, utc_from_epoch_ms
 
 NAME = "hrv_logger"
@@ -164,7 +164,7 @@ def heart_rate_with_reasons(fields: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def parse(path: Path) -> Parsed:
+def parse(path: Path, context: Context = NO_CONTEXT) -> Parsed:
     """Read one HRV Logger export file (kind decided by its header).
 
     Raises

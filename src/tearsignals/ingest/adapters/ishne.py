@@ -28,8 +28,8 @@ The ECG block holds int16 samples interleaved by lead. It is read through a
 Time basis
 ----------
 The record date and start time are the recorder's local wall time without a
-zone. A sidecar text file ``<file name>.tz`` (``holter.ecg.tz``) must hold the
-IANA zone it was recorded in (``Europe/Zurich``; a fixed offset such as
+zone. A sidecar text file ``<file name>.tz`` (``holter.ecg.tz``), else the
+subject's zone from the subject profile, gives the IANA zone it was recorded in (``Europe/Zurich``; a fixed offset such as
 ``+02:00`` is accepted too, as for the other ``.tz`` sidecars, see
 :mod:`tearsignals.ingest.adapters.rr_text`); without it the file is
 refused (one-line InputError), as is a start time that falls in a DST gap or
@@ -61,9 +61,9 @@ import polars as pl
 from tearsignals.beats import detect
 from tearsignals.ingest.adapters import _tabular as tab
 from tearsignals.ingest.adapters import raw_signal as raw
-from tearsignals.ingest.adapters.base import Adapter, Parsed
-from tearsignals.ingest.adapters.rr_text import sidecar_text
-from tearsignals.ingest.timeparse import utc_from_iso
+from tearsignals.ingest.adapters.base import NO_CONTEXT, Adapter, Context, Parsed
+from tearsignals.ingest.adapters.rr_text import local_time_utc, sidecar_text
+from tearsignals.ingest.timeparse import LocalZones
 
 NAME = "ishne"
 MAGIC = b"ISHNE1.0"
@@ -154,26 +154,17 @@ def read_header(path: Path) -> Header:
     return header
 
 
-def start_utc(path: Path, header: Header) -> datetime:
-    """The recording start in UTC, read in the zone of the ``<file name>.tz`` sidecar.
+def start_utc(path: Path, header: Header, zones: LocalZones | None = None) -> datetime:
+    """The recording start in UTC, read in the ``<file name>.tz`` sidecar's zone, else in ``zones``.
 
     Raises
     ------
     InputError
-        No sidecar, an unreadable or empty one, an unknown zone, or a start
-        time in a DST gap or overlap of that zone.
+        No zone (neither sidecar nor profile), an unreadable or empty
+        sidecar, an unknown zone, or a start time in a DST gap or overlap.
     """
     zone = sidecar_text(path, TZ_SUFFIX)
-    if zone is None:
-        raise tab.input_error(
-            path,
-            f"local start time without zone: add {path.name}{TZ_SUFFIX} holding an IANA zone name",
-        )
-    parsed = utc_from_iso(pl.Series([header.local_start.isoformat()]), pl.Series([zone]))
-    if parsed["reason"][0] is not None:
-        raise tab.input_error(path, f"start time in {path.name}{TZ_SUFFIX}: {parsed['reason'][0]}")
-    result: datetime = parsed["utc"][0]
-    return result
+    return local_time_utc(path, header.local_start.isoformat(), zone, zones, "start time")
 
 
 def lead_samples(path: Path, header: Header, lead: int = LEAD) -> npt.NDArray[np.int16]:
@@ -209,7 +200,7 @@ def beats_frame(found: detect.Beats, start: datetime, fs: float) -> pl.DataFrame
     )
 
 
-def parse(path: Path) -> Parsed:
+def parse(path: Path, context: Context = NO_CONTEXT) -> Parsed:
     """Read an ISHNE 1.0 Holter file and detect the beats of lead 1.
 
     Raises
@@ -218,7 +209,7 @@ def parse(path: Path) -> Parsed:
         See :func:`read_header` and :func:`start_utc`.
     """
     header = read_header(path)
-    start = start_utc(path, header)
+    start = start_utc(path, header, context.zones)
     try:
         found = detect.ecg_beats(lead_samples(path, header), header.fs)
     except ValueError as exc:  # a sampling rate too low for the QRS band
@@ -227,4 +218,4 @@ def parse(path: Path) -> Parsed:
     return Parsed(frames={raw.TABLE: good}, rejects=bad)
 
 
-ADAPTER = Adapter(name=NAME, sniff=sniff, parse=parse)
+ADAPTER = Adapter(name=NAME, sniff=sniff, parse=parse, reads_profile=True)

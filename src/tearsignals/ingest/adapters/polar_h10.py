@@ -53,7 +53,7 @@ from tearsignals.arrays import FloatArray
 from tearsignals.beats import detect
 from tearsignals.ingest.adapters import _tabular as tab
 from tearsignals.ingest.adapters import raw_signal as raw
-from tearsignals.ingest.adapters.base import Adapter, Parsed, as_rejects
+from tearsignals.ingest.adapters.base import NO_CONTEXT, Adapter, Context, Parsed, as_rejects
 
 NAME = "polar_h10"
 DEVICE = "Polar H10"
@@ -183,7 +183,7 @@ def _heart_rate(hr: pl.DataFrame) -> pl.DataFrame:
     return raw.canonical(frame, "heart_rate")
 
 
-def parse(path: Path) -> Parsed:
+def parse(path: Path, context: Context = NO_CONTEXT) -> Parsed:
     """Read a Polar H10 ECG CSV into device beats, gap-filling ECG beats and heart rate.
 
     Raises

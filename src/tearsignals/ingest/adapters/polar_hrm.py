@@ -18,13 +18,16 @@ documented well enough to place it without guessing.
 Time basis
 ----------
 ``Date`` + ``StartTime`` is the watch's local wall time, with no zone. The
-zone comes from, in order of precedence that must agree when both exist:
+zone comes from, in order:
 
 * a sidecar file ``<file name>.tz`` beside the file (``exercise_rri.hrm.tz``)
-  holding an IANA zone name (``Europe/Berlin``) or a UTC offset (``+01:00``);
-* a ``TimeZone=`` line in ``[Params]`` (our extension; Polar never writes it).
+  holding an IANA zone name (``Europe/Berlin``) or a UTC offset (``+01:00``),
+  and/or a ``TimeZone=`` line in ``[Params]`` (our extension; Polar never
+  writes it): the file's own zone, which must agree when both exist;
+* else the subject's zone on that date, from the subject profile
+  (:mod:`tearsignals.ingest.profile`).
 
-Without either the file is refused with a one-line
+Without any the file is refused with a one-line
 :class:`~tearsignals.errors.InputError`; a start in a DST gap or overlap is
 refused too. Beat *i* is at ``start + rr[1] + ... + rr[i]``. The sum of the
 intervals must match ``Length`` within max(2 s, 0.5 %): a shorter sum means a
@@ -64,8 +67,8 @@ import polars as pl
 
 from tearsignals.ingest.adapters import _tabular as tab
 from tearsignals.ingest.adapters import rr_text
-from tearsignals.ingest.adapters.base import Adapter, Parsed
-from tearsignals.ingest.timeparse import is_known_time_zone, utc_from_iso
+from tearsignals.ingest.adapters.base import NO_CONTEXT, Adapter, Context, Parsed
+from tearsignals.ingest.timeparse import LocalZones, is_known_time_zone
 
 NAME = "polar_hrm"
 TABLE = "beats"
@@ -168,35 +171,27 @@ def _zone_ok(zone: str) -> bool:
     return bool(_OFFSET.match(zone)) or is_known_time_zone(zone)
 
 
-def time_zone(path: Path, values: dict[str, str]) -> str:
-    """The zone of the local start time: ``<file>.tz`` sidecar and/or ``TimeZone=``.
+def time_zone(path: Path, values: dict[str, str]) -> str | None:
+    """The file's own zone for the local start time: ``<file>.tz`` sidecar and/or ``TimeZone=``.
 
     Raises
     ------
     InputError
-        No zone anywhere, an unknown zone, or sidecar and ``[Params]`` disagree.
+        An unknown zone, or sidecar and ``[Params]`` disagree.
     """
     sidecar_name = path.name + rr_text.TZ_SUFFIX
     from_sidecar = rr_text.sidecar_text(path, rr_text.TZ_SUFFIX)
     from_params = values.get("timezone")
-    if from_sidecar is None and from_params is None:
-        raise tab.input_error(
-            path,
-            "local start time without time zone: put an IANA zone (e.g. Europe/Berlin) "
-            f"in {sidecar_name} or TimeZone= in [Params]",
-        )
     for zone, where in ((from_sidecar, sidecar_name), (from_params, "[Params] TimeZone")):
         if zone is not None and not _zone_ok(zone):
             raise tab.input_error(path, f"unknown time zone in {where}")
     if from_sidecar is not None and from_params is not None and from_sidecar != from_params:
         raise tab.input_error(path, f"time zones in {sidecar_name} and [Params] disagree")
-    zone = from_sidecar if from_sidecar is not None else from_params
-    assert zone is not None
-    return zone
+    return from_sidecar if from_sidecar is not None else from_params
 
 
-def start_utc(path: Path, values: dict[str, str]) -> datetime:
-    """``Date`` + ``StartTime`` read in the file's zone, as UTC.
+def start_utc(path: Path, values: dict[str, str], zones: LocalZones | None = None) -> datetime:
+    """``Date`` + ``StartTime`` read in the file's zone, else in the subject's ``zones``, as UTC.
 
     Raises
     ------
@@ -210,13 +205,10 @@ def start_utc(path: Path, values: dict[str, str]) -> datetime:
     if match is None:
         raise tab.input_error(path, "missing or malformed [Params] StartTime (HH:MM:SS.s)")
     local = f"{date[:4]}-{date[4:6]}-{date[6:]}T{int(match.group(1)):02d}:{clock.split(':', 1)[1]}"
-    zone = time_zone(path, values)
-    parsed = utc_from_iso(pl.Series([local], dtype=pl.String), pl.Series([zone], dtype=pl.String))
-    reason = parsed["reason"][0]
-    if reason is not None:
-        raise tab.input_error(path, f"start time: {reason}")
-    value: datetime = parsed["utc"][0]
-    return value
+    file_zone = f"in {path.name}{rr_text.TZ_SUFFIX} or TimeZone= in [Params]"
+    return rr_text.local_time_utc(
+        path, local, time_zone(path, values), zones, "start time", file_zone
+    )
 
 
 def check_rr_mode(path: Path, values: dict[str, str]) -> None:
@@ -259,7 +251,7 @@ def hrdata_records(path: Path, found: dict[str, list[str]]) -> pl.DataFrame:
     )
 
 
-def parse(path: Path) -> Parsed:
+def parse(path: Path, context: Context = NO_CONTEXT) -> Parsed:
     """Read an R-R mode ``.hrm`` file into ``beats`` rows and rejects.
 
     Raises
@@ -272,7 +264,7 @@ def parse(path: Path) -> Parsed:
     values = params(path, found)
     check_rr_mode(path, values)
     records = hrdata_records(path, found)
-    start = start_utc(path, values)
+    start = start_utc(path, values, context.zones)
     monitor = values.get("monitor")
     device = "Polar" if monitor is None else f"Polar Monitor={monitor[:8]}"
     good, rejects = rr_text.beats_from_intervals(records, start, 1.0, NAME, device)
@@ -280,4 +272,4 @@ def parse(path: Path) -> Parsed:
     return Parsed(frames={TABLE: good}, rejects=rejects)
 
 
-ADAPTER = Adapter(name=NAME, sniff=sniff, parse=parse)
+ADAPTER = Adapter(name=NAME, sniff=sniff, parse=parse, reads_profile=True)

@@ -28,8 +28,10 @@ Time basis (one of):
   UTC), ``timestamp`` (ISO 8601 with offset). The sampling rate for
   detection is ``fs`` from the settings, else 1 / median sample spacing.
 * no time column: settings ``fs`` (Hz) and ``start`` (ISO 8601 with an
-  offset, or a local time plus ``tz=<IANA zone>``); sample *k* (0-based
-  among the data lines) is at ``start + k / fs``, by the recorder's clock.
+  offset, or a local time plus ``tz=<IANA zone>``, else read in the subject's
+  zone from the subject profile); sample *k* (0-based among the data lines)
+  is at ``start + k / fs``, by the recorder's clock. A local ``timestamp``
+  column without ``tz`` is read in the subject's zone too.
 
 A file with neither (e.g. heartpy's bare example signals) is refused: beats
 without a start time cannot be placed next to episodes.
@@ -71,6 +73,7 @@ import itertools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -80,8 +83,9 @@ import polars as pl
 from tearsignals.beats import detect
 from tearsignals.contract import schema
 from tearsignals.ingest.adapters import _tabular as tab
-from tearsignals.ingest.adapters.base import Adapter, Parsed, as_rejects
-from tearsignals.ingest.timeparse import UTC_DTYPE, utc_from_iso
+from tearsignals.ingest.adapters.base import NO_CONTEXT, Adapter, Context, Parsed, as_rejects
+from tearsignals.ingest.adapters.rr_text import local_time_utc
+from tearsignals.ingest.timeparse import UTC_DTYPE, LocalZones
 
 NAME = "raw_signal"
 TABLE = "beats"
@@ -243,26 +247,24 @@ def epoch_ns_times(values: pl.Series) -> pl.DataFrame:
     )
 
 
-def column_times(fields: pl.DataFrame) -> pl.DataFrame:
+def column_times(fields: pl.DataFrame, zones: LocalZones | None = None) -> pl.DataFrame:
     """``utc`` and ``reason`` (prefixed with the column name) from the best time column."""
     if TIME_NS in fields.columns:
         parsed = epoch_ns_times(fields[TIME_NS])
         return parsed.select("utc", reason=tab.prefixed(pl.col("reason"), TIME_NS))
-    return tab.sample_times(fields)
+    return tab.sample_times(fields, zones)
 
 
-def _declared_start(path: Path, settings: dict[str, str]) -> pl.Series:
-    """The ``start`` setting as a one-element UTC series (InputError if absent or unplaceable)."""
+def _declared_start(path: Path, settings: dict[str, str], zones: LocalZones | None) -> datetime:
+    """The ``start`` setting as a UTC instant (InputError if absent or unplaceable)."""
     if not settings.get("start"):
         raise tab.input_error(
             path,
             "no start time: add a time column or a first line '# fs=<Hz>; start=<ISO 8601 with offset>'",
         )
-    tz = pl.Series([settings["tz"]]) if settings.get("tz") else None
-    parsed = utc_from_iso(pl.Series([settings["start"]]), tz)
-    if parsed["reason"][0] is not None:
-        raise tab.input_error(path, f"start setting: {parsed['reason'][0]}")
-    return parsed["utc"]
+    zone = settings.get("tz") or None
+    file_zone = "as tz=<zone> in the settings line"
+    return local_time_utc(path, settings["start"], zone, zones, "start setting", file_zone)
 
 
 def declared_fs(path: Path, settings: dict[str, str]) -> float | None:
@@ -279,9 +281,11 @@ def declared_fs(path: Path, settings: dict[str, str]) -> float | None:
     return fs
 
 
-def declared_times(path: Path, settings: dict[str, str], fields: pl.DataFrame) -> pl.DataFrame:
+def declared_times(
+    path: Path, settings: dict[str, str], fields: pl.DataFrame, zones: LocalZones | None = None
+) -> pl.DataFrame:
     """``utc`` (start + (row_number - 1) / fs) and a null ``reason`` for every sample line."""
-    start = _declared_start(path, settings)[0]
+    start = _declared_start(path, settings, zones)
     fs = declared_fs(path, settings)
     if fs is None:
         raise tab.input_error(path, "no time column and no fs setting: add '# fs=<Hz>; start=...'")
@@ -417,7 +421,7 @@ def beats_parsed(
     return good, as_rejects(labelled.filter(pl.col("reason").is_not_null()), TABLE)
 
 
-def parse(path: Path) -> Parsed:
+def parse(path: Path, context: Context = NO_CONTEXT) -> Parsed:
     """Read a raw ECG/PPG CSV and detect its beats.
 
     Raises
@@ -432,7 +436,10 @@ def parse(path: Path) -> Parsed:
     fields, settings = signal_file.fields, signal_file.settings
     column, origin = signal_column(path, fields.columns)
     has_time = any(c in fields.columns for c in TIME_COLUMN_NAMES)
-    times = column_times(fields) if has_time else declared_times(path, settings, fields)
+    zones = context.zones
+    times = (
+        column_times(fields, zones) if has_time else declared_times(path, settings, fields, zones)
+    )
     samples = samples_with_reasons(fields, column, times)
     kept = kept_samples(samples)
     fs = sampling_rate(declared_fs(path, settings), kept["utc"].dt.epoch("us").to_numpy())
@@ -451,4 +458,4 @@ def parse(path: Path) -> Parsed:
     )
 
 
-ADAPTER = Adapter(name=NAME, sniff=sniff, parse=parse)
+ADAPTER = Adapter(name=NAME, sniff=sniff, parse=parse, reads_profile=True)

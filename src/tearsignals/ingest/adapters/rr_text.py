@@ -17,11 +17,14 @@ lines): ``start``, ``unit`` and ``device``; other comments are ignored.
 Time basis
 ----------
 The values carry no clock. ``start`` is the instant the recording started,
-ISO 8601 *with* offset (``Z`` allowed), taken from the ``# start:`` header or
-from a sidecar file ``<file name>.start`` beside the file (e.g.
-``rest_rri.txt.start`` holding ``2024-05-05T14:50:00+00:00``). Beat *i* is
-placed at ``start + rr[1] + ... + rr[i]`` (the end of its interval). Header
-and sidecar must agree when both exist; with neither the file is refused
+ISO 8601, taken from the ``# start:`` header or from a sidecar file
+``<file name>.start`` beside the file (e.g. ``rest_rri.txt.start`` holding
+``2024-05-05T14:50:00+00:00``). With an offset (``Z`` allowed) it is an
+instant; a local time without offset is read in the zone of a ``<file
+name>.tz`` sidecar or, without one, in the subject's zone from the subject
+profile (:func:`local_time_utc`). Beat *i* is placed at ``start + rr[1] +
+... + rr[i]`` (the end of its interval). Header and sidecar must agree when
+both exist; with neither, or a local start and no zone, the file is refused
 (:class:`~tearsignals.errors.InputError`): a guessed start would shift every
 beat against the episode log.
 
@@ -52,8 +55,9 @@ lack of a start time unless one is supplied.
 
 Sidecars
 --------
-``<file>.start`` (this format) and ``<file>.tz`` (Polar ``.hrm``) are read by
-the adapter of their data file. :data:`SIDECAR_ADAPTER` recognises them in an
+``<file>.start`` (this format) and ``<file>.tz`` (a local start here, Polar
+``.hrm``, ISHNE) are read by the adapter of their data file; a ``.tz`` sidecar
+wins over the subject profile. :data:`SIDECAR_ADAPTER` recognises them in an
 inbox (a name ending in ``.start``/``.tz`` *and* a single line holding an ISO
 time with offset / a time zone) so they are logged as ``sidecar`` with 0 rows
 instead of ``unknown_format``.
@@ -80,14 +84,22 @@ from pathlib import Path
 import polars as pl
 
 from tearsignals.ingest.adapters import _tabular as tab
-from tearsignals.ingest.adapters.base import SNIFF_BYTES, Adapter, Parsed
-from tearsignals.ingest.timeparse import UTC_DTYPE, is_known_time_zone, utc_from_iso
+from tearsignals.ingest.adapters.base import NO_CONTEXT, SNIFF_BYTES, Adapter, Context, Parsed
+from tearsignals.ingest.profile import PROFILE_NAME
+from tearsignals.ingest.timeparse import (
+    REASON_NO_TZ,
+    UTC_DTYPE,
+    LocalZones,
+    is_known_time_zone,
+    utc_from_iso,
+)
 
 NAME = "rr_text"
 SIDECAR_NAME = "sidecar"
 TABLE = "beats"
 START_SUFFIX = ".start"
 TZ_SUFFIX = ".tz"
+SIDECAR_SUFFIXES = (START_SUFFIX, TZ_SUFFIX)
 # Header unit → factor to milliseconds.
 UNITS: dict[str, float] = {
     "ms": 1.0,
@@ -213,18 +225,47 @@ def sidecar_text(path: Path, suffix: str) -> str | None:
     return value
 
 
-def instant_utc(path: Path, text: str, where: str) -> datetime:
-    """The UTC instant of an ISO 8601 time with offset (InputError naming ``where``)."""
-    parsed = utc_from_iso(pl.Series([text], dtype=pl.String))
+def local_time_utc(
+    path: Path,
+    text: str,
+    zone: str | None,
+    zones: LocalZones | None,
+    where: str,
+    file_zone: str = "",
+) -> datetime:
+    """The UTC instant of an ISO 8601 time, local ones read in ``zone``, else in ``zones``.
+
+    An inline offset wins. ``zone`` is the file's own (a ``.tz`` sidecar, a
+    setting in the file); ``zones`` the subject's, from the subject profile.
+    ``file_zone`` says where the file's own zone goes (default: the ``.tz``
+    sidecar), for the message when there is none.
+
+    Raises
+    ------
+    InputError
+        Naming ``where``: unparseable, a local time with no zone at all (the
+        message says how to give one), an unknown zone, a DST gap or overlap.
+    """
+    tz = None if zone is None else pl.Series([zone], dtype=pl.String)
+    parsed = utc_from_iso(pl.Series([text], dtype=pl.String), tz, default_tz=zones)
     reason = parsed["reason"][0]
+    if reason == REASON_NO_TZ:
+        raise tab.input_error(
+            path,
+            f"{where} is a local time without zone: put an IANA zone (e.g. Europe/Berlin) "
+            f"{file_zone or f'in {path.name}{TZ_SUFFIX}'} or as timezone in the subject's "
+            f"{PROFILE_NAME}",
+        )
     if reason is not None:
-        raise tab.input_error(path, f"start time in {where}: {reason}")
+        raise tab.input_error(path, f"{where}: {reason}")
     value: datetime = parsed["utc"][0]
     return value
 
 
-def start_utc(path: Path, header: dict[str, str]) -> datetime:
+def start_utc(path: Path, header: dict[str, str], zones: LocalZones | None = None) -> datetime:
     """Recording start from the ``# start:`` header and/or the ``.start`` sidecar.
+
+    A local start is read in the ``.tz`` sidecar's zone, else in ``zones``.
 
     Raises
     ------
@@ -240,8 +281,13 @@ def start_utc(path: Path, header: dict[str, str]) -> datetime:
             "no start time: add '# start: <ISO 8601 time with offset>' as the first line "
             f"or put that time in {sidecar_name}",
         )
-    header_utc = instant_utc(path, in_header, "header") if in_header is not None else None
-    sidecar_utc = instant_utc(path, in_sidecar, sidecar_name) if in_sidecar is not None else None
+    zone = sidecar_text(path, TZ_SUFFIX)
+
+    def instant(text: str | None, where: str) -> datetime | None:
+        return None if text is None else local_time_utc(path, text, zone, zones, where)
+
+    header_utc = instant(in_header, "start time in header")
+    sidecar_utc = instant(in_sidecar, f"start time in {sidecar_name}")
     if header_utc is not None and sidecar_utc is not None and header_utc != sidecar_utc:
         raise tab.input_error(path, f"start time in header and in {sidecar_name} disagree")
     result = header_utc if header_utc is not None else sidecar_utc
@@ -338,7 +384,7 @@ def record_lines(lines: list[str]) -> pl.DataFrame:
     )
 
 
-def parse(path: Path) -> Parsed:
+def parse(path: Path, context: Context = NO_CONTEXT) -> Parsed:
     """Read a plain RR text file into ``beats`` rows and rejects.
 
     Raises
@@ -350,13 +396,13 @@ def parse(path: Path) -> Parsed:
     lines = [line.strip() for line in tab.text_bytes(path).decode("utf-8").splitlines()]
     header = header_fields(path, lines)
     records = record_lines(lines)
-    start = start_utc(path, header)
+    start = start_utc(path, header, context.zones)
     factor = ms_factor(path, header, records.select(interval_values(pl.col("text")))["text"])
     good, rejects = beats_from_intervals(records, start, factor, NAME, header.get("device"))
     return Parsed(frames={TABLE: good}, rejects=rejects)
 
 
-ADAPTER = Adapter(name=NAME, sniff=sniff, parse=parse)
+ADAPTER = Adapter(name=NAME, sniff=sniff, parse=parse, reads_profile=True)
 
 
 # --- sidecars ------------------------------------------------------------------------------
@@ -388,7 +434,7 @@ def sniff_sidecar(head: bytes, path: Path) -> bool:
     return len(values) == 1 and len(values[0]) <= 64 and _sidecar_value_ok(suffix, values[0])
 
 
-def parse_sidecar(path: Path) -> Parsed:
+def parse_sidecar(path: Path, context: Context = NO_CONTEXT) -> Parsed:
     """A sidecar holds no records: 0 rows (its data file's adapter reads it).
 
     Raises

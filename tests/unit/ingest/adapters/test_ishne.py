@@ -149,7 +149,7 @@ def test_offset_sidecar_and_bom_give_the_same_times(tmp_path: Path, excerpt: np.
 @pytest.mark.parametrize(
     ("zone", "start", "needle"),
     [
-        (None, (10, 5, 0), "local start time without zone: add rec.ecg.tz"),
+        (None, (10, 5, 0), "local time without zone: .* in rec.ecg.tz or .* subject.toml"),
         ("Mars/Olympus", (10, 5, 0), "unknown time zone"),
         ("", (10, 5, 0), "rec.ecg.tz is empty"),
         ("Z\xfcrich".encode("latin-1"), (10, 5, 0), "cannot read rec.ecg.tz"),

@@ -105,7 +105,8 @@ def test_hrm_without_zone_is_refused_naming_the_sidecar(tmp_path: Path) -> None:
     with pytest.raises(InputError) as err:
         adapters.parse_file(path)
     message = _one_line_error(err, "ride.hrm")
-    assert "without time zone" in message and "ride.hrm.tz" in message
+    assert "local time without zone" in message and "ride.hrm.tz" in message
+    assert "subject.toml" in message
 
 
 @pytest.mark.parametrize(
@@ -236,7 +237,7 @@ def test_rr_text_unit_by_header_or_magnitude(
         ("# start: 2026-01-05T14:00:00Z\n# unit: min\n0.8\n", "unknown unit 'min'"),
         ("# start: 2026-01-05T14:00:00Z\n50\n60\n", "add '# unit: ms'"),
         ("800\n900\n", "no start time"),
-        ("# start: 2026-01-05 15:00\n800\n", "start time in header: local time without offset"),
+        ("# start: 2026-01-05 15:00\n800\n", "start time in header is a local time without zone"),
         ("# start: tomorrow\n800\n", "unparseable time"),
         ("# start: 2026-01-05T14:00:00Z\n# start: 2026-01-05T15:00:00Z\n800\n", "given twice"),
         ("", "empty file"),

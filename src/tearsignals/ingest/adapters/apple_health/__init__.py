@@ -124,7 +124,7 @@ from tearsignals.ingest.adapters.apple_health.records import (
 )
 from tearsignals.ingest.adapters.apple_health.scan import scanned
 from tearsignals.ingest.adapters.apple_health.segments import BLOCK_BYTES, body_segments
-from tearsignals.ingest.adapters.base import Adapter, Parsed
+from tearsignals.ingest.adapters.base import NO_CONTEXT, Adapter, Context, Parsed
 
 __all__ = [
     "ADAPTER",
@@ -155,8 +155,10 @@ def parse_with_stats(
     return parsed(collected), collected.stats
 
 
-def parse(path: Path) -> Parsed:
+def parse(path: Path, context: Context = NO_CONTEXT) -> Parsed:
     """Read an Apple Health export into ``heart_rate``, ``beats`` and ``vendor_hrv`` rows.
+
+    Every time in an export carries its offset: ``context`` plays no part.
 
     Raises
     ------
