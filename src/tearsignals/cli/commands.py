@@ -41,7 +41,7 @@ def _print_ingest(result: dict[str, object]) -> None:
         k: sum(int(r[k]) for r in reports)
         for k in ("rows_in", "rows_ok", "rows_quarantined", "rows_duplicate", "rows_skipped")
     }
-    rejected = [r for r in reports if r["status"] != "ingested"]
+    rejected = [r for r in reports if r["status"] in ("rejected", "unknown_format")]
     print(
         f"ingested {len(reports)} new files: rows in {totals['rows_in']:,} = ok {totals['rows_ok']:,}"
         f" + quarantined {totals['rows_quarantined']:,} + duplicate {totals['rows_duplicate']:,}"
