@@ -62,7 +62,7 @@ def test_status_shows_subjects_sources_files_episodes_and_analyses(
     assert (
         f"files: {log.height}: ingested {log.height} (rows in {log['rows_in'].sum():,} = ok "
         f"{log['rows_ok'].sum():,} + quarantined {log['rows_quarantined'].sum():,} + duplicate "
-        f"{log['rows_duplicate'].sum():,})"
+        f"{log['rows_duplicate'].sum():,} + skipped {log['rows_skipped'].sum():,})"
     ) in shown
 
     episodes = _parquet(lake, "episodes").group_by("subject_id").len().sort("subject_id")

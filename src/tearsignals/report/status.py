@@ -67,7 +67,9 @@ def files_by_status(log: pl.DataFrame) -> pl.DataFrame:
         log.group_by("status")
         .agg(
             pl.len().cast(pl.Int64).alias("n_files"),
-            pl.col("rows_in", "rows_ok", "rows_quarantined", "rows_duplicate").sum(),
+            pl.col(
+                "rows_in", "rows_ok", "rows_quarantined", "rows_duplicate", "rows_skipped"
+            ).sum(),
         )
         .sort("status")
     )
@@ -180,7 +182,8 @@ def _sources_lines(sources: pl.DataFrame) -> list[str]:
 def _files_line(files: pl.DataFrame) -> str:
     parts = [
         f"{r['status']} {r['n_files']} (rows in {r['rows_in']:,} = ok {r['rows_ok']:,} "
-        f"+ quarantined {r['rows_quarantined']:,} + duplicate {r['rows_duplicate']:,})"
+        f"+ quarantined {r['rows_quarantined']:,} + duplicate {r['rows_duplicate']:,} "
+        f"+ skipped {r['rows_skipped']:,})"
         for r in files.iter_rows(named=True)
     ]
     return f"files: {int(files['n_files'].sum())}: " + ("; ".join(parts) or "none")
