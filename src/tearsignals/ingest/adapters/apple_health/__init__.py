@@ -33,15 +33,20 @@ Time basis
 * ``startDate``/``endDate`` are local wall times with a per-record UTC offset
   (``2017-10-01 08:12:00 +0200``); they are converted to UTC with that offset.
   ``heart_rate.t_utc`` and ``vendor_hrv.t_utc`` are the record's ``startDate``.
-* A beat's ``time`` has no date and no offset: it is the wall clock of the
-  record's ``startDate`` offset, written in the phone's locale: 12-hour
-  (``8:12:03.51 PM``, ``p.m.``, any case, narrow no-break spaces) or 24-hour
-  (``20:12:03.51``), with ``.`` or ``,`` before the fraction. A beat is placed
-  at ``startDate + d``, where ``d`` is the clock difference between the beat
-  and ``startDate`` wrapped into [-12 h, +12 h): a record that crosses midnight
-  continues on the next day. A beat must fall within the record's span
-  (``startDate`` .. ``endDate``, ±60 s; 5 min when ``endDate`` is unusable)
-  and after the record's previous beat, otherwise it is a reject.
+* A beat's ``time`` has no date and no offset: it is a wall clock written in
+  the exporting phone's locale, 12-hour (``8:12:03.51 PM``, ``p.m.``, any
+  case, narrow no-break spaces) or 24-hour (``20:12:03.51``), with ``.`` or
+  ``,`` before the fraction, and in the phone's zone at export, which can
+  differ from the record's offset by whole hours or :30/:45 (daylight saving,
+  travel, an export made elsewhere). Each list is anchored to its record's
+  span (``startDate`` .. ``endDate``, ±60 s; 5 min when ``endDate`` is
+  unusable) by the 15-min multiple shift that places most of its beats inside
+  (ties: the smallest); a list crossing midnight continues on the next day;
+  beats the shift leaves outside are tried at the shift ± 1 h (a DST switch
+  inside the list); the rest, and a beat not after the record's previous
+  beat, are rejects. The shift and the residual are kept in
+  ``vendor_hrv.beat_clock_offset_min`` / ``beat_clock_residual_s`` (see
+  :mod:`.beats`).
 
 Duplicates and source priority
 ------------------------------

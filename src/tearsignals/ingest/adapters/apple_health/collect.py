@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from tearsignals.ingest.adapters.apple_health.beats import beat_rows
+from tearsignals.ingest.adapters.apple_health.beats import LEDGER_SCHEMA, beat_rows
 from tearsignals.ingest.adapters.apple_health.quantities import quantity_rows
 from tearsignals.ingest.adapters.apple_health.records import HR_UNITS, SDNN, SDNN_UNITS
 from tearsignals.ingest.adapters.apple_health.rows import (
@@ -44,16 +44,18 @@ class ScanStats:
 Typed = dict[str, tuple[pl.DataFrame, pl.DataFrame]]
 
 
-def _typed_parts(pending: dict[str, pl.DataFrame]) -> Typed:
-    """Accepted rows and rejects per table of one batch of raw frames."""
+def _typed_parts(pending: dict[str, pl.DataFrame]) -> tuple[Typed, pl.DataFrame]:
+    """Accepted rows and rejects per table of one batch of raw frames, and its clock ledger."""
     parts = {}
     for table, factors in (("heart_rate", HR_UNITS), ("vendor_hrv", SDNN_UNITS)):
         if table in pending:
             parts[table] = quantity_rows(pending[table], table, factors)
+    ledger = pl.DataFrame(schema=LEDGER_SCHEMA)
     if "beat_records" in pending:
         lists = pending.get("beat_lists", beat_list_raw([], 0))
-        parts["beats"] = beat_rows(lists, pending["beat_records"])
-    return parts
+        good, rejects, ledger = beat_rows(lists, pending["beat_records"])
+        parts["beats"] = (good, rejects)
+    return parts, ledger
 
 
 class Collected:
@@ -61,7 +63,8 @@ class Collected:
 
     Converting per segment would pay polars' fixed per-query cost hundreds of
     times per GB; converting everything at the end would hold the raw text. A
-    batch of about :data:`BATCH_ROWS` records is the middle way.
+    batch of about :data:`BATCH_ROWS` records is the middle way. ``ledger``
+    holds the beat-list clock of each HRV record (one small row per record).
     """
 
     def __init__(self) -> None:
@@ -72,13 +75,15 @@ class Collected:
         self.pending: dict[str, list[pl.DataFrame]] = {k: [] for k in _PENDING}
         self.pending_rows = 0
         self.done = {"heart_rate": 0, "vendor_hrv": 0, "hrv_records": 0}
+        self.ledger: list[pl.DataFrame] = []
 
     def add(self, found: Found, segment_bytes: int) -> None:
-        sdnn = [r for r in found.hrv if r.kind == SDNN]
         done, sources = self.done, self.sources
+        sdnn = [r for r in found.hrv if r.kind == SDNN]
+        sdnn_at = [done["hrv_records"] + i + 1 for i, r in enumerate(found.hrv) if r.kind == SDNN]
         raw = {
             "heart_rate": hr_raw(found, done["heart_rate"], sources) if found.hr else None,
-            "vendor_hrv": vendor_raw(sdnn, done["vendor_hrv"], sources) if sdnn else None,
+            "vendor_hrv": vendor_raw(sdnn, done["vendor_hrv"], sdnn_at, sources) if sdnn else None,
             "beat_lists": beat_list_raw(found.hrv, done["hrv_records"]),
             "beat_records": beat_record_raw(found.hrv, done["hrv_records"], sources),
         }
@@ -98,10 +103,13 @@ class Collected:
         pending = {k: pl.concat(v) for k, v in self.pending.items() if v}
         self.pending = {k: [] for k in _PENDING}
         self.pending_rows = 0
-        for table, (good, rejects) in _typed_parts(pending).items():
+        parts, ledger = _typed_parts(pending)
+        for table, (good, rejects) in parts.items():
             self.parts[table].append(good)
             if rejects.height:
                 self.rejects[table].append(rejects)
+        if ledger.height:
+            self.ledger.append(ledger)
 
     def _count(self, found: Found, segment_bytes: int) -> None:
         stats = self.stats

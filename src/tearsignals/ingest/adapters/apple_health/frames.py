@@ -5,6 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from tearsignals.contract import schema
+from tearsignals.ingest.adapters.apple_health.beats import LEDGER_SCHEMA
 from tearsignals.ingest.adapters.apple_health.collect import Collected
 from tearsignals.ingest.adapters.apple_health.records import NAME, ORIGIN
 from tearsignals.ingest.adapters.apple_health.typed import REJECT_ROWS, VALUE_SCHEMA, good_schema
@@ -68,11 +69,24 @@ def _canonical(table: str, kept: pl.DataFrame, sources: pl.DataFrame) -> pl.Data
     )  # fmt: skip
 
 
+def _with_clock_ledger(vendor: pl.DataFrame, ledgers: list[pl.DataFrame]) -> pl.DataFrame:
+    """SDNN rows with their beat list's clock shift and residual (null without placed beats)."""
+    ledger = pl.concat(ledgers) if ledgers else pl.DataFrame(schema=LEDGER_SCHEMA)
+    keyed = ledger.rename({"ordinal": "hrv_ordinal"})
+    return vendor.join(keyed, on="hrv_ordinal", how="left", maintain_order="left")
+
+
 def _table_output(
-    table: str, goods: list[pl.DataFrame], bads: list[pl.DataFrame], sources: pl.DataFrame
+    table: str,
+    goods: list[pl.DataFrame],
+    bads: list[pl.DataFrame],
+    sources: pl.DataFrame,
+    ledgers: list[pl.DataFrame],
 ) -> tuple[pl.DataFrame, pl.DataFrame, int]:
     """Canonical rows, rejects and the duplicate count of one table."""
     good = pl.concat(goods, rechunk=False) if goods else pl.DataFrame(schema=good_schema(table))
+    if table == "vendor_hrv":
+        good = _with_clock_ledger(good, ledgers)
     bad = pl.concat(bads) if bads else pl.DataFrame(schema=REJECT_ROWS)
     good, bad = _numbered(table, good, bad)
     kept = _best_per_instant(good, sources)
@@ -86,7 +100,9 @@ def parsed(collected: Collected) -> Parsed:
     frames, rejects, duplicates = {}, [], 0
     for table in VALUE_SCHEMA:
         goods, bads = collected.parts.pop(table), collected.rejects.pop(table)
-        frames[table], table_rejects, table_duplicates = _table_output(table, goods, bads, sources)
+        frames[table], table_rejects, table_duplicates = _table_output(
+            table, goods, bads, sources, collected.ledger
+        )
         del goods, bads
         rejects.append(table_rejects)
         duplicates += table_duplicates

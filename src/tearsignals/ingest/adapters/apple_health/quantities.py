@@ -44,7 +44,7 @@ def _quantity_reasons(frame: pl.DataFrame, table: str, factors: dict[str, float]
         [pl.col(c).fill_null("") for c in ("unit", "start", "value")], separator=","
     )
     value_column = next(iter(VALUE_SCHEMA[table]))
-    extra = {"n_beats": pl.col("n_beats")} if table == "vendor_hrv" else {}
+    extra = {c: pl.col(c) for c in ("n_beats", "hrv_ordinal")} if table == "vendor_hrv" else {}
     return (
         frame.lazy()
         .with_columns(t_utc=times["utc"], time_reason=times["reason"])

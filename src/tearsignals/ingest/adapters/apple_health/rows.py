@@ -77,8 +77,14 @@ def _record_problems(records: Sequence[HrvRecord]) -> dict[int, tuple[str, bytes
     return {i: (r.problem, r.raw) for i, r in enumerate(records) if r.problem is not None}
 
 
-def vendor_raw(records: Sequence[HrvRecord], done: int, sources: Sources) -> pl.DataFrame:
-    """The segment's SDNN records: source id, Binary fields, ordinal, beat count, problems."""
+def vendor_raw(
+    records: Sequence[HrvRecord], done: int, hrv_ordinals: Sequence[int], sources: Sources
+) -> pl.DataFrame:
+    """The segment's SDNN records: source id, Binary fields, ordinal, beat count, problems.
+
+    ``hrv_ordinal`` is each record's ordinal among the HRV records (SDNN and
+    heartbeat series), the key of its beat list and clock ledger.
+    """
     names = ("unit", "start", "value")
     fields = {
         k: _binary([r.attrs.get(a) for r in records])
@@ -91,6 +97,7 @@ def vendor_raw(records: Sequence[HrvRecord], done: int, sources: Sources) -> pl.
             "source_id": _record_sources(records, sources),
             **fields,
             "n_beats": pl.Series(beat_counts, dtype=pl.Int64),
+            "hrv_ordinal": pl.Series(hrv_ordinals, dtype=pl.Int64),
             **_problem_columns(len(records), _record_problems(records)),
         }
     )

@@ -17,7 +17,7 @@ from tearsignals.ingest.timeparse import UTC_DTYPE, utc_from_iso
 
 VALUE_SCHEMA: dict[str, dict[str, pl.DataType]] = {
     "heart_rate": {"hr_bpm": pl.Float64()},
-    "vendor_hrv": {"sdnn_ms": pl.Float64(), "n_beats": pl.Int64()},
+    "vendor_hrv": {"sdnn_ms": pl.Float64(), "n_beats": pl.Int64(), "hrv_ordinal": pl.Int64()},
     "beats": {"rr_ms": pl.Float64()},
 }
 _KEY_SCHEMA = {"ordinal": pl.Int64(), "pos": pl.Int32()}
