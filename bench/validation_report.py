@@ -7,8 +7,10 @@ tests assert on, so the report and the tests cannot drift apart. The
 recordings are read in place from ``../shared/realdata`` beside the checkout;
 nothing is copied.
 
-Run: ``make validation`` (``PYTHONPATH=. .venv/bin/python bench/validation_report.py``
-from the repository root; about ten seconds).
+Sections 8 and 9 are the simulation studies of the cohort inference
+(``bench/inference_validation.py``). Run: ``make validation``
+(``PYTHONPATH=. .venv/bin/python bench/validation_report.py`` from the repository root;
+about ten minutes, nearly all of it the simulation studies).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench import inference_validation
 from tearsignals.beats import detect
 from tearsignals.beats.cleaning import clean_series
 from tearsignals.beats.correction import NORMAL, classify_beats
@@ -699,6 +702,7 @@ SECTIONS = (
     artifacts_section,
     beats_section,
     planted_section,
+    *inference_validation.SECTIONS,
 )
 
 

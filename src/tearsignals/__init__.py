@@ -11,7 +11,10 @@ Examples
 >>> import tempfile
 >>> import tearsignals
 >>> cfg = tearsignals.AnalysisConfig(
-...     windows=tearsignals.WindowConfig(post_bins_min=((0, 30), (30, 60), (60, 120)))
+...     windows=tearsignals.WindowConfig(post_bins_min=((0, 30), (30, 60), (60, 120))),
+...     stats=tearsignals.StatsConfig(
+...         primary=tearsignals.Outcome(metric="ln_rmssd", window="post_60_120")
+...     ),
 ... )
 >>> cfg.windows.names()[4:]
 ('post_0_30', 'post_30_60', 'post_60_120')
@@ -25,7 +28,9 @@ from importlib.metadata import version
 from tearsignals.config import (
     AnalysisConfig,
     CleaningConfig,
+    Family,
     FrequencyConfig,
+    Outcome,
     QualityConfig,
     StatsConfig,
     TimecourseConfig,
@@ -39,8 +44,10 @@ __version__ = version("tearsignals")
 __all__ = [
     "AnalysisConfig",
     "CleaningConfig",
+    "Family",
     "FrequencyConfig",
     "InputError",
+    "Outcome",
     "QualityConfig",
     "StatsConfig",
     "TimecourseConfig",

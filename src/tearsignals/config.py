@@ -8,11 +8,26 @@ from datetime import date
 from itertools import pairwise
 from typing import Any, Literal, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def validation_summary(err: ValidationError) -> str:
+    """The first problem of a failed validation as one line: ``where: what``.
+
+    >>> try:
+    ...     WindowConfig(n_controls=-1)
+    ... except ValidationError as err:
+    ...     print(validation_summary(err))
+    n_controls: Input should be greater than or equal to 0
+    """
+    first = err.errors()[0]
+    where = ".".join(str(x) for x in first["loc"])
+    message = str(first["msg"]).removeprefix("Value error, ")
+    return f"{where}: {message}" if where else message
 
 
 def minutes_text(minutes: float) -> str:
@@ -297,29 +312,54 @@ class TimecourseConfig(_Frozen):
         return self
 
 
-class StatsConfig(_Frozen):
-    """Cohort statistics: bootstrap, the mixed model (``tearsignals.stats.mixed_model``), time course.
+class Outcome(_Frozen):
+    """One result row of the analysis: the control-adjusted shift of ``metric`` in ``window``."""
 
-    ``model_metrics`` x ``model_windows`` is the pre-declared family the mixed
-    model covers (metrics absent from the shifts are skipped); the FDR
-    correction runs over it per shift kind and term. ``model_windows=None``
-    (the default) means every window but ``baseline``
-    (:meth:`AnalysisConfig.family_windows`); named windows must be windows of
-    the analysis (:meth:`WindowConfig.names`), checked by :class:`AnalysisConfig`.
+    metric: str = Field(min_length=1)
+    window: str = Field(min_length=1)
+
+
+FAMILY_NAME = r"^[a-z][a-z0-9_]*$"
+RESERVED_FAMILIES = ("primary", "exploratory")
+
+
+class Family(_Frozen):
+    """A declared family of secondary outcomes: ``metrics`` x ``windows`` (``None``: every
+    window but baseline). The Benjamini-Hochberg correction runs within each family."""
+
+    name: str = Field(pattern=FAMILY_NAME)
+    metrics: tuple[str, ...] = Field(min_length=1)
+    windows: tuple[str, ...] | None = None
+
+    @model_validator(mode="after")
+    def _not_reserved(self) -> Family:
+        if self.name in RESERVED_FAMILIES:
+            raise ValueError(f"family name {self.name!r} is reserved")
+        return self
+
+
+class StatsConfig(_Frozen):
+    """Cohort statistics: the primary outcome, the families, the mixed model, time course.
+
+    The estimand of every inferential row is the control-adjusted shift
+    (``episode_shifts.adjusted_shift``). ``primary`` is the one pre-declared
+    primary outcome (a family of one row); ``families`` are the declared
+    secondary families (the primary row is never part of them, and no row may
+    be in two). Adjusted rows of ``cohort_summary`` outside every declared
+    family form the family ``exploratory``. The mixed model
+    (``tearsignals.stats.mixed_model``) covers the primary row and the
+    declared families. Windows must be windows of the analysis
+    (:meth:`WindowConfig.names`) other than ``baseline``, checked by
+    :class:`AnalysisConfig`; metric names by :func:`tearsignals.plan.checked`.
     """
 
-    n_boot: int = Field(2000, ge=100)
-    seed: int = 0
-    model_metrics: tuple[str, ...] = (
-        "mean_hr_bpm",
-        "ln_rmssd",
-        "rmssd_ms",
-        "sdnn_ms",
-        "lf_ms2",
-        "hf_ms2",
-        "lf_hf",
+    primary: Outcome = Outcome(metric="ln_rmssd", window="post_60_90")
+    families: tuple[Family, ...] = (
+        Family(name="heart_rate", metrics=("mean_hr_bpm",)),
+        Family(
+            name="hrv", metrics=("ln_rmssd", "rmssd_ms", "sdnn_ms", "lf_ms2", "hf_ms2", "lf_hf")
+        ),
     )
-    model_windows: tuple[str, ...] | None = None
     moderators: tuple[Literal["intensity", "context"], ...] = ("intensity", "context")
     model_min_subjects: int = Field(3, ge=2, description="fewer subjects: no model (method none)")
     min_context_episodes: int = Field(
@@ -328,11 +368,10 @@ class StatsConfig(_Frozen):
     timecourse: TimecourseConfig = TimecourseConfig()
 
     @model_validator(mode="after")
-    def _no_baseline(self) -> StatsConfig:
-        if self.model_windows is not None and "baseline" in self.model_windows:
-            raise ValueError(
-                "model_windows: baseline is the reference of every shift, not a window of the family"
-            )
+    def _distinct_families(self) -> StatsConfig:
+        names = [f.name for f in self.families]
+        if len(set(names)) < len(names):
+            raise ValueError(f"family names must be distinct, got {names}")
         return self
 
 
@@ -349,22 +388,44 @@ class AnalysisConfig(_Frozen):
     until: date | None = None
 
     @model_validator(mode="after")
-    def _model_windows_known(self) -> AnalysisConfig:
-        unknown = [w for w in self.family_windows() if w not in self.windows.names()]
-        if unknown:
-            raise ValueError(
-                f"stats.model_windows: {unknown} not among the windows {list(self.windows.names())}"
-            )
+    def _families_known(self) -> AnalysisConfig:
+        allowed = self.windows.names()[1:]
+        declared = [("stats.primary", (self.stats.primary.window,))] + [
+            (f"stats.families.{f.name}", f.windows or ()) for f in self.stats.families
+        ]
+        for where, chosen in declared:
+            unknown = [w for w in chosen if w not in allowed]
+            if unknown:
+                raise ValueError(
+                    f"{where}: windows {unknown} not among the compared windows {list(allowed)} "
+                    "(baseline is the reference of every shift)"
+                )
+        rows = [(m, w) for f in self.stats.families for m in f.metrics for w in self._windows(f)]
+        twice = sorted({r for r in rows if rows.count(r) > 1})
+        if twice:
+            raise ValueError(f"stats.families: {twice[0][0]} in {twice[0][1]} is in two families")
         return self
 
-    def family_windows(self) -> tuple[str, ...]:
-        """The windows of the mixed model's family: ``stats.model_windows``, or all but baseline.
+    def _windows(self, family: Family) -> tuple[str, ...]:
+        return family.windows if family.windows is not None else self.windows.names()[1:]
 
-        >>> AnalysisConfig().family_windows()[:2]
-        ('pre', 'acute')
+    def family_rows(self) -> tuple[tuple[str, str, str], ...]:
+        """``(family, metric, window)`` of every declared row: the primary one first, then
+        each family's metrics x windows (in the run's window order) without the primary row.
+
+        >>> rows = AnalysisConfig().family_rows()
+        >>> rows[0], rows[1]
+        (('primary', 'ln_rmssd', 'post_60_90'), ('heart_rate', 'mean_hr_bpm', 'pre'))
         """
-        chosen = self.stats.model_windows
-        return chosen if chosen is not None else self.windows.names()[1:]
+        primary = (self.stats.primary.metric, self.stats.primary.window)
+        secondary = [
+            (f.name, m, w)
+            for f in self.stats.families
+            for m in f.metrics
+            for w in self.windows.names()
+            if w in self._windows(f) and (m, w) != primary
+        ]
+        return (("primary", *primary), *secondary)
 
     def hashed_parameters(self) -> dict[str, Any]:
         """The parameters that change numbers (not the subject/date selection), as JSON types."""

@@ -29,14 +29,14 @@ import polars as pl
 import pytest
 
 from tearsignals import pipeline
-from tearsignals.config import AnalysisConfig, FrequencyConfig, StatsConfig
+from tearsignals.config import AnalysisConfig, FrequencyConfig
 from tearsignals.contract import schema
 from tearsignals.lake import lock, store
 from tearsignals.synth import SynthConfig, write_cohort
 
 COHORT = SynthConfig(n_subjects=2, n_days=2, seed=0, episodes_per_month=45.0)
 # Cheap analysis parameters: the crash tests need gold writes, not precise numbers.
-FAST = AnalysisConfig(stats=StatsConfig(n_boot=100), frequency=FrequencyConfig(method="welch"))
+FAST = AnalysisConfig(frequency=FrequencyConfig(method="welch"))
 TABLES = schema.TABLE_NAMES
 DATA_TABLES = tuple(t for t in store.file_parted_tables() if t != "quarantine")
 CHILD = Path(__file__).with_name("_child.py")

@@ -41,6 +41,7 @@ def _run_main(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int,
         ),
         (["analyze", "--lake", ".", "--baseline=-5,-10"], "start < end"),
         (["analyze", "--lake", ".", "--post-bins", "30:60;0:30"], "ordered by start"),
+        (["analyze", "--lake", ".", "--post-bins", "0:30"], "stats.primary"),
     ],
 )
 def test_bad_input_exits_1_with_one_line(
@@ -54,6 +55,8 @@ def test_bad_input_exits_1_with_one_line(
 def test_bad_usage_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     code, err = _run_main(["analyze"], capsys)
     assert code == 2 and "--lake" in err
+    code, err = _run_main(["analyze", "--lake", ".", "--primary", "ln_rmssd"], capsys)
+    assert code == 2 and "METRIC,WINDOW" in err
 
 
 def test_analyze_unknown_subject_is_refused(

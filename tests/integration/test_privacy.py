@@ -24,7 +24,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from tearsignals.config import AnalysisConfig, FrequencyConfig, StatsConfig
+from tearsignals.config import AnalysisConfig, FrequencyConfig
 from tearsignals.errors import InputError
 from tearsignals.lake import layout, privacy, store
 from tearsignals.synth import SynthConfig, write_cohort
@@ -40,7 +40,7 @@ FILE_TEXT = "SENTINEL-FILE-9999"
 SENTINELS = (CONTEXT, CONTEXT_JSON, RR, RAW, FILE_TEXT)
 GX_RESULT_KEYS = ("partial_unexpected_list", "unexpected_percent", '"success":')
 KEY = "a-user-held-secret-0123456789abcdef"
-FAST = AnalysisConfig(stats=StatsConfig(n_boot=100), frequency=FrequencyConfig(method="welch"))
+FAST = AnalysisConfig(frequency=FrequencyConfig(method="welch"))
 
 
 def _planted_inbox(root: Path) -> Path:

@@ -17,6 +17,7 @@ from tearsignals.synth import SynthConfig, write_cohort
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("prefect_harness")]
 
 POST_BINS = "0:30;30:60;60:120"
+PRIMARY = "ln_rmssd,post_60_120"
 NAMES = ("baseline", "pre", "acute", "during", "post_0_30", "post_30_60", "post_60_120")
 COHORT = SynthConfig(n_subjects=3, n_days=8, seed=5, episodes_per_month=8.0, minute_hr_every=0)
 
@@ -28,7 +29,7 @@ def analysed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     inbox, lake = root / "inbox", root / "lake"
     write_cohort(inbox, COHORT)
     assert cli.main(["ingest", str(inbox), "--lake", str(lake), "--no-analyze"]) == 0
-    argv = ["analyze", "--lake", str(lake), "--post-bins", POST_BINS, "--n-boot", "100"]
+    argv = ["analyze", "--lake", str(lake), "--post-bins", POST_BINS, "--primary", PRIMARY]
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
         assert cli.main(argv) == 0
@@ -75,6 +76,7 @@ def test_the_printed_report_names_the_renamed_windows(analysed: tuple[Path, str]
     _, printed = analysed
     assert "post_0_30" in printed and "post_60_120" in printed
     assert "post_0_20" not in printed
+    assert "Primary outcome: control-adjusted ln_rmssd shift in post_60_120" in printed
 
 
 @pytest.mark.parametrize("table", ["episode_windows", "episode_shifts", "cohort_summary"])

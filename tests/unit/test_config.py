@@ -7,6 +7,8 @@ from pydantic import ValidationError
 
 from tearsignals.config import (
     AnalysisConfig,
+    Family,
+    Outcome,
     StatsConfig,
     WindowConfig,
     minutes_text,
@@ -91,7 +93,10 @@ def test_the_effect_span_reaches_the_latest_post_bin_end() -> None:
 def test_hashed_parameters_reproduce_the_hash() -> None:
     cfg = AnalysisConfig(
         windows=WindowConfig(post_bins_min=((0.0, 22.5), (22.5, 60.0))),
-        stats=StatsConfig(n_boot=500, model_windows=("during", "post_0_22.5")),
+        stats=StatsConfig(
+            primary=Outcome(metric="mean_hr_bpm", window="during"),
+            families=(Family(name="recovery", metrics=("ln_rmssd",), windows=("post_0_22.5",)),),
+        ),
         subjects=("S01",),
     )
     again = AnalysisConfig.model_validate(cfg.hashed_parameters())
@@ -99,3 +104,45 @@ def test_hashed_parameters_reproduce_the_hash() -> None:
     assert again.windows.names() == cfg.windows.names()
     assert AnalysisConfig().params_hash() != cfg.params_hash()
     assert cfg.model_copy(update={"subjects": None}).params_hash() == cfg.params_hash()
+
+
+def test_the_declared_rows_put_the_primary_first_and_never_twice() -> None:
+    rows = AnalysisConfig().family_rows()
+    assert rows[0] == ("primary", "ln_rmssd", "post_60_90")
+    assert ("hrv", "ln_rmssd", "post_60_90") not in rows
+    assert ("hrv", "ln_rmssd", "post_0_20") in rows
+    keys = [(m, w) for _, m, w in rows]
+    assert len(keys) == len(set(keys))
+    assert {f for f, _, _ in rows} == {"primary", "heart_rate", "hrv"}
+
+
+@pytest.mark.parametrize(
+    ("stats", "needle"),
+    [
+        (StatsConfig(primary=Outcome(metric="ln_rmssd", window="baseline")), "baseline"),
+        (StatsConfig(primary=Outcome(metric="ln_rmssd", window="post_0_30")), "stats.primary"),
+        (
+            StatsConfig(families=(Family(name="a", metrics=("ln_rmssd",), windows=("later",)),)),
+            "stats.families.a",
+        ),
+        (
+            StatsConfig(
+                families=(
+                    Family(name="a", metrics=("ln_rmssd",)),
+                    Family(name="b", metrics=("ln_rmssd",), windows=("pre",)),
+                )
+            ),
+            "in two families",
+        ),
+    ],
+)
+def test_undeclarable_families_are_refused(stats: StatsConfig, needle: str) -> None:
+    with pytest.raises(ValidationError, match=needle):
+        AnalysisConfig(stats=stats)
+
+
+def test_family_names_are_distinct_and_not_reserved() -> None:
+    with pytest.raises(ValidationError, match="distinct"):
+        StatsConfig(families=(Family(name="a", metrics=("x",)), Family(name="a", metrics=("y",))))
+    with pytest.raises(ValidationError, match="reserved"):
+        Family(name="primary", metrics=("x",))

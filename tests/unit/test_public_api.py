@@ -31,7 +31,9 @@ def test_importing_tearsignals_loads_neither_prefect_nor_the_flows() -> None:
 def test_a_notebook_reads_a_run_and_its_parameters_by_public_names(tmp_path: Path) -> None:
     cfg = tearsignals.AnalysisConfig(
         windows=tearsignals.WindowConfig(post_bins_min=((0.0, 30.0),)),
-        stats=tearsignals.StatsConfig(n_boot=100),
+        stats=tearsignals.StatsConfig(
+            primary=tearsignals.Outcome(metric="ln_rmssd", window="post_0_30")
+        ),
     )
     pipeline.record_params(tmp_path, cfg)
     doc = tearsignals.read_params(str(tmp_path), cfg.params_hash())

@@ -121,7 +121,7 @@ def demo(lake: Path, cfg: SynthConfig) -> int:
     analysis = AnalysisConfig()
     analyze_episodes(lake=str(lake), config=analysis)
     cohort = pipeline.read_cohort_summary(lake)
-    print("\nCohort shifts vs baseline, control-adjusted (hierarchical bootstrap 95% CI):")
+    print("\nCohort shifts vs baseline, control-adjusted (95% t-interval over subject means):")
     print(report.cohort_text(cohort, analysis.windows.names(), cfg.effect.expected_shifts()))
     print(f"\nfinished in {time.perf_counter() - started:.0f} s")
     print(f"inputs:  {inbox}")

@@ -17,7 +17,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ValidationError
 
-from tearsignals.config import AnalysisConfig, StatsConfig, WindowConfig, minutes_text
+from tearsignals.config import (
+    AnalysisConfig,
+    Outcome,
+    StatsConfig,
+    WindowConfig,
+    minutes_text,
+    validation_summary,
+)
 from tearsignals.errors import InputError
 
 
@@ -37,6 +44,13 @@ def _span(text: str) -> tuple[float, float]:
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected START,END in minutes, got {text!r}") from None
     return lo, hi
+
+
+def _outcome(text: str) -> Outcome:
+    metric, sep, window = (part.strip() for part in text.partition(","))
+    if not (sep and metric and window):
+        raise argparse.ArgumentTypeError(f"expected METRIC,WINDOW, got {text!r}")
+    return Outcome(metric=metric, window=window)
 
 
 def _bins(text: str) -> tuple[tuple[float, float], ...]:
@@ -79,8 +93,14 @@ def _window_options(p: argparse.ArgumentParser) -> None:
         metavar="D",
         help="how far to look for control days (default 14)",
     )
-    g.add_argument("--n-boot", type=int, help="bootstrap resamples (default 2000)")
-    g.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    primary = StatsConfig().primary
+    p.add_argument(
+        "--primary",
+        type=_outcome,
+        metavar="METRIC,WINDOW",
+        help="the primary outcome: the adjusted shift of METRIC in WINDOW (default "
+        f"{primary.metric},{primary.window})",
+    )
 
 
 def _key_option(p: argparse.ArgumentParser) -> None:
@@ -181,9 +201,7 @@ def _analysis_config(args: argparse.Namespace) -> AnalysisConfig:
         }.items()
         if v is not None
     }
-    stats: dict[str, Any] = {"seed": args.seed}
-    if args.n_boot is not None:
-        stats["n_boot"] = args.n_boot
+    stats: dict[str, Any] = {"primary": args.primary} if args.primary else {}
     try:
         return AnalysisConfig(
             windows=WindowConfig(**window_updates),
@@ -193,9 +211,7 @@ def _analysis_config(args: argparse.Namespace) -> AnalysisConfig:
             until=args.until,
         )
     except ValidationError as err:
-        first = err.errors()[0]
-        where = ".".join(str(x) for x in first["loc"])
-        raise UsageError(f"invalid option {where}: {first['msg']}") from None
+        raise UsageError(f"invalid option {validation_summary(err)}") from None
 
 
 def _existing_dir(path: Path, what: str) -> Path:

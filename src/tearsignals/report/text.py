@@ -31,7 +31,9 @@ def cohort_rows(
     too (e.g. faster beats during an episode lower RMSSD), so 0 is no truth.
     """
     order = {w: i for i, w in enumerate(window_names)}
-    rows = cohort.filter(pl.col("metric").is_in(metrics) & (pl.col("shift_kind") == shift_kind))
+    rows = cohort.filter(pl.col("metric").is_in(metrics))
+    if "shift_kind" in rows.columns:  # cohort_model holds the adjusted shift only
+        rows = rows.filter(pl.col("shift_kind") == shift_kind)
     rows = rows.with_columns(
         pl.col("window").replace_strict(order, default=len(order)).alias("_w"),
         pl.col("metric").replace_strict({m: i for i, m in enumerate(metrics)}).alias("_m"),
@@ -51,26 +53,45 @@ def cohort_rows(
     )
 
 
+def _q(x: float | None) -> str:
+    return "—" if x is None else f"{x:.3g}"
+
+
+def primary_text(cohort: pl.DataFrame) -> str:
+    """The headline: the primary outcome's adjusted shift, 95% CI and family-corrected q."""
+    rows = cohort.filter(pl.col("family") == "primary")
+    if rows.is_empty():
+        return "Primary outcome: no row in the cohort summary."
+    r = rows.row(0, named=True)
+    ci = f"[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]"
+    return (
+        f"Primary outcome: control-adjusted {r['metric']} shift in {r['window']}: "
+        f"{_fmt(r['mean_shift'])}, 95% CI {ci}, q = {_q(r['q_value'])} "
+        f"(mean of {r['n_subjects']} subject means, {r['n_episodes']} episodes; t over subjects)"
+    )
+
+
 def cohort_text(
     cohort: pl.DataFrame,
     window_names: Sequence[str],
     planted: Mapping[tuple[str, str], float] | None = None,
 ) -> str:
-    """Fixed-width table: metric, window, n, mean shift, 95% CI, p, planted effect."""
+    """The primary outcome, then a fixed-width table of the adjusted shifts: metric,
+    window, n, mean shift, 95% CI, the q-value within its family, the planted effect."""
     rows = cohort_rows(cohort, window_names, planted)
     w = max([11, *map(len, window_names)])
     header = (
-        f"{'metric':<12} {'window':<{w}} {'subj':>4} {'ep':>4} {'shift':>9} {'95% CI':>21} {'p':>7}"
+        f"{'metric':<12} {'window':<{w}} {'subj':>4} {'ep':>4} {'shift':>9} {'95% CI':>21} "
+        f"{'q':>7} {'family':<11}"
     )
     if planted is not None:
         header += f" {'planted':>8} {'in CI':>5}"
-    lines = [header, "-" * len(header)]
+    lines = [primary_text(cohort), "", header, "-" * len(header)]
     for r in rows.iter_rows(named=True):
         ci = f"[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]"
-        p = "—" if r["p_value"] is None else f"{r['p_value']:.3f}"
         line = (
             f"{r['metric']:<12} {r['window']:<{w}} {r['n_subjects']:>4} {r['n_episodes']:>4} "
-            f"{_fmt(r['mean_shift']):>9} {ci:>21} {p:>7}"
+            f"{_fmt(r['mean_shift']):>9} {ci:>21} {_q(r['q_value']):>7} {r['family'] or '':<11}"
         )
         if planted is not None:
             inside = "" if r["inside_ci"] is None else ("yes" if r["inside_ci"] else "NO")
@@ -88,14 +109,16 @@ def cohort_markdown(
     out = [
         "# Cohort shifts (control-adjusted)",
         "",
-        "| metric | window | subjects | episodes | mean shift | 95% CI | p |",
-        "|---|---|---|---|---|---|---|",
+        primary_text(cohort),
+        "",
+        "| metric | window | subjects | episodes | mean shift | 95% CI | q | family |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows.iter_rows(named=True):
-        p = "—" if r["p_value"] is None else f"{r['p_value']:.3g}"
         out.append(
             f"| {r['metric']} | {r['window']} | {r['n_subjects']} | {r['n_episodes']} | "
-            f"{_fmt(r['mean_shift'])} | [{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}] | {p} |"
+            f"{_fmt(r['mean_shift'])} | [{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}] | "
+            f"{_q(r['q_value'])} | {r['family'] or ''} |"
         )
     if report_path is not None:
         out += [

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
-import scipy.stats as sps
 
 from tearsignals.contract import schema
 from tearsignals.episodes.timecourse import TIMECOURSE_SERIES
+from tearsignals.stats import summaries
 
 
 def subject_timecourse(timecourse: pl.DataFrame) -> pl.DataFrame:
@@ -35,13 +35,10 @@ def subject_timecourse(timecourse: pl.DataFrame) -> pl.DataFrame:
 def t_interval(mean: pl.Series, sd: pl.Series, n: pl.Series) -> tuple[pl.Series, pl.Series]:
     """95% t-interval ``mean +/- t(0.975, n - 1) sd / sqrt(n)``; null where n < 2."""
     count = n.cast(pl.Float64).to_numpy()
-    ok = count >= 2
-    dof = np.where(ok, count - 1.0, 1.0)
-    half = sps.t.ppf(0.975, dof) * sd.fill_null(np.nan).to_numpy() / np.sqrt(np.maximum(count, 1))
-    centre = mean.to_numpy()
-    lo = pl.Series(np.where(ok, centre - half, np.nan)).fill_nan(None)
-    hi = pl.Series(np.where(ok, centre + half, np.nan)).fill_nan(None)
-    return lo, hi
+    se = sd.fill_null(np.nan).to_numpy() / np.sqrt(np.maximum(count, 1.0))
+    se = np.where(count >= 2, se, np.nan)
+    lo, hi, _ = summaries.t_inference(mean.fill_null(np.nan).to_numpy(), se, count - 1.0)
+    return pl.Series(lo).fill_nan(None), pl.Series(hi).fill_nan(None)
 
 
 def cohort_timecourse(timecourse: pl.DataFrame, params_hash: str) -> pl.DataFrame:

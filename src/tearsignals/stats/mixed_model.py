@@ -1,29 +1,31 @@
 """Cohort shifts as a linear mixed model: episodes nested in subjects.
 
-One model per pre-declared window x metric (``AnalysisConfig.family_windows()``:
-``StatsConfig.model_windows``, by default every window but baseline, x
-``model_metrics``; metrics absent from the shifts are skipped) and shift kind
-(``raw`` = ``shift``, ``adjusted`` = ``adjusted_shift``), a random intercept
+One model per declared row of the analysis plan (:meth:`AnalysisConfig.family_rows`:
+the primary outcome and the secondary families; metrics absent from the
+shifts are skipped), always of the estimand - the control-adjusted shift
+(raw shifts are descriptive and never modelled) - with a random intercept
 per subject fitted by REML::
 
     shift_ij = b0 + u_i + e_ij,   u_i ~ N(0, tau^2) per subject, e_ij ~ N(0, sigma^2)
 
-Rows of the ``cohort_model`` table (one per group and ``term``):
+Rows of the ``cohort_model`` table (one per group, ``model`` and ``term``):
 
-- ``intercept``: ``b0``, the average shift (subjects weighted by their
-  precision, between the pooled mean and the mean of subject means).
-- ``sd_subject`` (``tau``) and ``sd_residual`` (``sigma``, the within-person
-  SD of shifts around the subject's own mean): estimates only.
-- Moderators (``StatsConfig.moderators``), from a second model per group so
-  that ``intercept`` always stays the average shift: ``intensity_within`` -
-  the episode's intensity minus the subject's mean intensity (within-person
-  slope, shift per intensity point); ``intensity_between`` - the subject's
-  mean intensity centred over subjects; ``context[<level>]`` - treatment
-  contrast against the most frequent context (named in ``note``); contexts
-  with fewer than ``min_context_episodes`` episodes are pooled into ``other``,
-  a missing context is the level ``(missing)``. Episodes without intensity
-  are left out of the moderator model. A merged analysis unit takes the
-  intensity and context of its first episode.
+- ``model = "base"``: ``intercept`` - ``b0``, the average shift (subjects
+  weighted by their precision, between the pooled mean and the mean of
+  subject means); ``sd_subject`` (``tau``) and ``sd_residual`` (``sigma``,
+  the within-person SD of shifts around the subject's own mean): estimates only.
+- ``model = "moderators"`` (``StatsConfig.moderators``), a second model per
+  group so that the base intercept always stays the average shift:
+  ``intercept`` (the shift at the subject's mean intensity and the reference
+  context), ``intensity_within`` - the episode's intensity minus the
+  subject's mean intensity (within-person slope, shift per intensity point);
+  ``intensity_between`` - the subject's mean intensity centred over subjects;
+  ``context[<level>]`` - treatment contrast against the most frequent
+  context (named in ``note``); contexts with fewer than
+  ``min_context_episodes`` episodes are pooled into ``other``, a missing
+  context is the level ``(missing)``. Episodes without intensity are left
+  out of the moderator model. A merged analysis unit takes the intensity and
+  context of its first episode.
 
 Decisions:
 
@@ -56,20 +58,17 @@ Decisions:
   degrees of freedom: numbers null, ``note`` says why. No exception and no
   warning leaves a fit: warnings raised while fitting (numpy, scipy,
   statsmodels) are caught and their messages recorded in ``note``.
-- **Multiple comparisons.** Benjamini-Hochberg FDR over the pre-declared
-  family: all windows x metrics of one shift kind, separately per ``term``.
-  ``p_value`` is the raw p, ``q_value`` the BH-adjusted one; reject at FDR
-  ``q`` where ``q_value <= q``. Rows without a p-value are not in the family.
-- The hierarchical bootstrap in ``cohort_summary`` stays as the cross-check.
+- **Multiple comparisons.** Benjamini-Hochberg FDR within each family of the
+  plan (``family``: ``primary`` - one row, so ``q_value = p_value`` - or a
+  declared family; :mod:`tearsignals.stats.families`), separately per
+  ``model`` and ``term``. ``p_value`` is the raw p, ``q_value`` the
+  BH-adjusted one. Rows without a p-value are not counted.
+- ``cohort_summary`` (t-interval over subject means) is the primary
+  analysis of the same estimand; the model adds moderators and shrinkage.
   Calibration (``tests/integration/test_simulation.py``, 4 subjects): with
   subjects sharing one effect the intercept CI is conservative (coverage
   ~99 %, false positives ~0.3 %: df = S - 1 is small); with subjects whose
   effects differ it covers ~98 % (false positives ~2 %).
-
-Examples
---------
->>> bh_qvalues(np.array([0.01, 0.04, 0.03, np.nan])).round(3).tolist()
-[0.03, 0.04, 0.04, nan]
 """
 
 from __future__ import annotations
@@ -82,15 +81,13 @@ from typing import TypeVar
 import numpy as np
 import numpy.typing as npt
 import polars as pl
-from scipy import stats as sps
 
 from tearsignals.arrays import FloatArray, IntArray
 from tearsignals.config import AnalysisConfig, StatsConfig
 from tearsignals.contract import schema
-from tearsignals.stats import summaries
+from tearsignals.stats import families, summaries
 
 METHODS = ("mixedlm", "ols_cluster", "none")
-_KEYS = ["metric", "window", "shift_kind"]
 _RATIO_MIN, _RATIO_MAX = 1e-6, 1e4  # search range of tau^2 / sigma^2 (z is standardised)
 _NOTE_CHARS = 160
 T = TypeVar("T")
@@ -112,19 +109,6 @@ class Fit:
 
 class FitFailed(Exception):
     """A model could not be fitted; the message goes into ``note``."""
-
-
-def bh_qvalues(p: FloatArray) -> FloatArray:
-    """Benjamini-Hochberg adjusted p-values; NaN entries stay NaN and are not counted."""
-    p = np.asarray(p, dtype=np.float64)
-    q = np.full(p.shape, np.nan)
-    ok = np.flatnonzero(np.isfinite(p))
-    if ok.size == 0:
-        return q
-    order = ok[np.argsort(p[ok], kind="stable")]
-    scaled = p[order] * ok.size / np.arange(1, ok.size + 1)
-    q[order] = np.minimum(np.minimum.accumulate(scaled[::-1])[::-1], 1.0)
-    return q
 
 
 def _joined_notes(messages: list[str]) -> str | None:
@@ -385,13 +369,12 @@ def moderator_design(
     return rows, x, names, "; ".join(notes) or None
 
 
-def _fit_rows(
-    fit: Fit, n_subjects: int, n_episodes: int, skip_intercept: bool
-) -> list[dict[str, object]]:
-    """Table rows of one fit: its terms, plus the SD rows for the intercept model."""
+def _fit_rows(fit: Fit, model: str, n_subjects: int, n_episodes: int) -> list[dict[str, object]]:
+    """Table rows of one fit: its terms, then its variance components (estimates only)."""
 
     def row(term: str, est: float | None, se: float | None, df: float | None) -> dict[str, object]:
         return {
+            "model": model,
             "term": term,
             "estimate": est,
             "std_error": se,
@@ -402,17 +385,12 @@ def _fit_rows(
             "n_episodes": n_episodes,
         }
 
-    out = [
-        row(t, e, s, d)
-        for t, e, s, d in zip(fit.terms, fit.estimate, fit.std_error, fit.df, strict=True)
-        if not (skip_intercept and t == "intercept")
+    terms = zip(fit.terms, fit.estimate, fit.std_error, fit.df, strict=True)
+    return [
+        *(row(t, e, s, d) for t, e, s, d in terms),
+        row("sd_subject", fit.sd_subject, None, None),
+        row("sd_residual", fit.sd_residual, None, None),
     ]
-    if not skip_intercept:
-        out += [
-            row("sd_subject", fit.sd_subject, None, None),
-            row("sd_residual", fit.sd_residual, None, None),
-        ]
-    return out
 
 
 def _with_note(fit: Fit, extra: str | None) -> Fit:
@@ -420,7 +398,7 @@ def _with_note(fit: Fit, extra: str | None) -> Fit:
 
 
 def group_rows(frame: pl.DataFrame, cfg: StatsConfig) -> list[dict[str, object]]:
-    """All term rows of one window x metric x kind group (``subject_id, value`` plus
+    """All rows of one declared metric x window (``subject_id, value`` plus
     ``intensity``/``context`` when moderators are on; nulls in ``value`` ignored)."""
     usable = frame.filter(pl.col("value").is_not_null())
     codes = subject_codes(usable["subject_id"])
@@ -429,7 +407,7 @@ def group_rows(frame: pl.DataFrame, cfg: StatsConfig) -> list[dict[str, object]]
     base = fit_model(y, np.ones((y.size, 1)), codes, ("intercept",), cfg)
     if not usable.height:
         base = replace(base, note="no usable shifts")
-    rows = _fit_rows(base, n_subjects, usable.height, skip_intercept=False)
+    rows = _fit_rows(base, "base", n_subjects, usable.height)
     if not cfg.moderators or base.method == "none":
         return rows
     kept, x, names, note = moderator_design(usable, cfg)
@@ -440,17 +418,15 @@ def group_rows(frame: pl.DataFrame, cfg: StatsConfig) -> list[dict[str, object]]
         fit_model(kept["value"].to_numpy().astype(np.float64), x, kept_codes, names, cfg), note
     )
     n_kept = int(kept_codes.max()) + 1 if kept_codes.size else 0
-    return rows + _fit_rows(fit, n_kept, kept.height, skip_intercept=True)
+    return rows + _fit_rows(fit, "moderators", n_kept, kept.height)
 
 
 def _model_groups(
     shifts: pl.DataFrame, episodes: pl.DataFrame | None, cfg: AnalysisConfig
 ) -> Iterator[tuple[tuple[str, str, str], pl.DataFrame]]:
-    """Each pre-declared group's rows (display order) with the episode covariates joined."""
-    windows = cfg.family_windows()
-    long = summaries.kind_long(shifts).filter(
-        pl.col("metric").is_in(list(cfg.stats.model_metrics)) & pl.col("window").is_in(windows)
-    )
+    """Each declared row's adjusted shifts (plan order) with the episode covariates joined:
+    ``(family, metric, window)`` and the frame."""
+    long = summaries.kind_long(shifts).filter(pl.col("shift_kind") == "adjusted")
     covariates = ["intensity", "context"]
     if episodes is not None and cfg.stats.moderators:
         chosen = episodes.select("subject_id", "episode_id", *covariates).unique(
@@ -464,40 +440,11 @@ def _model_groups(
     long = long.with_columns(
         pl.col("intensity").cast(pl.Float64), pl.col("context").cast(pl.String)
     )
-    keys = long.select(_KEYS).unique().sort(summaries.display_order(_KEYS, windows))
-    parts = long.partition_by(_KEYS, as_dict=True)
-    for key in keys.iter_rows():
-        yield (str(key[0]), str(key[1]), str(key[2])), parts[key].sort("subject_id", "episode_id")
-
-
-def t_inference(
-    estimate: FloatArray, std_error: FloatArray, df: FloatArray
-) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """95% t-interval and two-sided p-value per row; NaN where SE or df is missing."""
-    ok = np.isfinite(estimate) & np.isfinite(std_error) & (std_error > 0) & (df >= 1)
-    dof = np.where(ok, df, 1.0)
-    se = np.where(ok, std_error, 1.0)
-    half = sps.t.ppf(0.975, dof) * se
-    p = 2.0 * sps.t.sf(np.abs(np.where(ok, estimate, 0.0) / se), dof)
-    nan = np.full(ok.shape, np.nan)
-    return (
-        np.where(ok, estimate - half, nan),
-        np.where(ok, estimate + half, nan),
-        np.where(ok, p, nan),
-    )
-
-
-def with_q_values(table: pl.DataFrame) -> pl.DataFrame:
-    """``q_value``: Benjamini-Hochberg within each (shift_kind, term) family."""
-    p = table["p_value"].fill_null(np.nan).to_numpy()
-    q = np.full(p.shape, np.nan)
-    families = table.select(pl.struct("shift_kind", "term").rank("dense").alias("f"))[
-        "f"
-    ].to_numpy()
-    for family in np.unique(families):
-        members = families == family
-        q[members] = bh_qvalues(p[members])
-    return table.with_columns(q_value=pl.Series(q).fill_nan(None))
+    parts = long.partition_by(["metric", "window"], as_dict=True)
+    for family, metric, window in cfg.family_rows():
+        part = parts.get((metric, window))
+        if part is not None:
+            yield (family, metric, window), part.sort("subject_id", "episode_id")
 
 
 def cohort_model(
@@ -513,36 +460,36 @@ def cohort_model(
         Canonical ``episodes`` rows (``subject_id, episode_id, intensity,
         context``) for the moderator model; ``None`` fits no moderators.
     cfg
-        The family (``cfg.stats.model_metrics`` x :meth:`AnalysisConfig.family_windows`),
-        moderators and limits (``cfg.stats``).
+        The declared rows (:meth:`AnalysisConfig.family_rows`), moderators and
+        limits (``cfg.stats``).
     params_hash
         Stored on every row.
 
     Returns
     -------
     pl.DataFrame
-        Conformed to ``cohort_model``; see the module docstring for the terms.
+        Conformed to ``cohort_model``, in plan order; see the module docstring.
     """
     rows = [
-        {"metric": m, "window": w, "shift_kind": k, **r}
-        for (m, w, k), frame in _model_groups(shifts, episodes, cfg)
+        {"family": f, "metric": m, "window": w, **r}
+        for (f, m, w), frame in _model_groups(shifts, episodes, cfg)
         for r in group_rows(frame, cfg.stats)
     ]
     table = pl.DataFrame(rows, schema=_ROW_SCHEMA)
     numbers = [table[c].fill_null(np.nan).to_numpy() for c in ("estimate", "std_error", "df")]
-    ci_low, ci_high, p = t_inference(*numbers)
-    table = with_q_values(
-        table.with_columns(
-            ci_low=pl.Series(ci_low), ci_high=pl.Series(ci_high), p_value=pl.Series(p)
-        ).with_columns(pl.col("estimate", "ci_low", "ci_high", "p_value").fill_nan(None))
-    )
+    ci_low, ci_high, p = summaries.t_inference(*numbers)
+    table = table.with_columns(
+        ci_low=pl.Series(ci_low), ci_high=pl.Series(ci_high), p_value=pl.Series(p)
+    ).with_columns(pl.col("estimate", "ci_low", "ci_high", "p_value").fill_nan(None))
+    table = families.with_q_values(table, by=("family", "model", "term"))
     return schema.conform(table.with_columns(params_hash=pl.lit(params_hash)), "cohort_model")
 
 
 _ROW_SCHEMA = {
+    "family": pl.String,
     "metric": pl.String,
     "window": pl.String,
-    "shift_kind": pl.String,
+    "model": pl.String,
     "term": pl.String,
     "estimate": pl.Float64,
     "std_error": pl.Float64,

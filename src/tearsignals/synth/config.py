@@ -19,6 +19,13 @@ class _Frozen(BaseModel):
 class PlantedEffect(_Frozen):
     """The episode effect written into the synthetic data.
 
+    ``hr_during_bpm`` and ``rmssd_post_0_20_ratio`` are the population means;
+    ``hr_during_sd_bpm`` and ``ln_rmssd_ratio_sd`` the between-subject SDs of
+    the effect (subject ``i`` gets ``hr_during_bpm + hr_during_sd_bpm * z_i``
+    and the ratio ``exp(ln(ratio) + ln_rmssd_ratio_sd * z'_i)``, both drawn
+    once per subject), so subjects can differ in their true effect while
+    :meth:`expected_shifts` stays the truth for the population.
+
     Examples
     --------
     >>> PlantedEffect.parse("hr_during_bpm=5").hr_during_bpm
@@ -29,6 +36,8 @@ class PlantedEffect(_Frozen):
 
     hr_during_bpm: float = Field(default=8.0, ge=-30.0, le=30.0, allow_inf_nan=False)
     rmssd_post_0_20_ratio: float = Field(default=1.2, gt=0.25, le=4.0, allow_inf_nan=False)
+    hr_during_sd_bpm: float = Field(default=0.0, ge=0.0, le=10.0, allow_inf_nan=False)
+    ln_rmssd_ratio_sd: float = Field(default=0.0, ge=0.0, le=1.0, allow_inf_nan=False)
 
     @classmethod
     def zero(cls) -> PlantedEffect:
@@ -84,7 +93,11 @@ class SynthConfig(_Frozen):
     """Size, seed and shape of a synthetic cohort.
 
     ``minute_hr_every = k`` makes subjects with index ``k-1, 2k-1, ...`` minute-HR only
-    (``0`` means none).
+    (``0`` means none). ``drift_bpm_per_h`` adds a circadian drift shared by every
+    subject and day: heart rate changes linearly by that much per hour of the
+    recording (centred on its middle, so the day's mean HR is unchanged) on top of
+    each subject's own evening decline. Matched control days at the same clock
+    time see the same drift; shifts from the episode's own baseline do not.
     """
 
     n_subjects: int = Field(default=6, ge=1, le=500)
@@ -94,3 +107,4 @@ class SynthConfig(_Frozen):
     start_date: date = date(2026, 1, 5)
     minute_hr_every: int = Field(default=4, ge=0)
     episodes_per_month: float = Field(default=4.0, ge=0.0, le=60.0)
+    drift_bpm_per_h: float = Field(default=0.0, ge=-5.0, le=5.0, allow_inf_nan=False)

@@ -4,7 +4,8 @@ Every choice is a plausible textbook magnitude, not a fitted model. RR intervals
 built beat by beat as ``rr = trend interval + gain * variability``:
 
 * The *slow trend* ``hr_slow``: resting HR 60–75 bpm, a day-to-day offset (sd 2 bpm),
-  a linear evening decline of 2–5 bpm over the recording, and an Ornstein–Uhlenbeck
+  a linear evening decline of 2–5 bpm over the recording, the cohort's circadian drift
+  (``SynthConfig.drift_bpm_per_h``, 0 by default), and an Ornstein–Uhlenbeck
   random walk (sd 1.5 bpm, time constant 5 min). Beats are scheduled from it (plus the
   planted HR effect) by integral pulse frequency modulation, so the trend interval is
   ``60000 / (hr_slow + hr_effect)``.
@@ -62,6 +63,7 @@ class SubjectParams:
     lf_amp_ms: float
     jitter_sd_ms: float
     ectopic_rate: float
+    drift_bpm_per_h: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -128,6 +130,7 @@ def day_signal(rng: np.random.Generator, params: SubjectParams, duration_s: floa
     grid = np.arange(0.0, duration_s + _GRID_TAIL_S, _GRID_STEP_S)
     day_offset = params.day_sd_bpm * rng.standard_normal()
     decline = params.evening_decline_bpm * (0.5 - grid / duration_s)
+    decline += params.drift_bpm_per_h * (grid - duration_s / 2.0) / 3600.0
     wander = _ou_process(rng, grid.size, params.ou_sd_bpm, params.ou_tau_s)
     hr_slow = params.resting_hr_bpm + day_offset + decline + wander
     resp_hz = params.resp_hz + _ou_process(rng, grid.size, 0.015, 120.0)

@@ -8,7 +8,8 @@
   3–20 min, intensity 1–10, a short context text.
 - Random streams: every draw comes from ``numpy.random.default_rng([seed, subject,
   stream, ...])`` with one of :data:`STREAM_PARAMS`, :data:`STREAM_EPISODES`,
-  :data:`STREAM_DAY` (plus the day index), so a subject does not depend on the others.
+  :data:`STREAM_DAY` (plus the day index), :data:`STREAM_EFFECT` (the subject's own
+  effect), so a subject does not depend on the others.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ DAYS_PER_MONTH = 30.0
 PRE_MARGIN_MIN = 30 + 1  # onset - 30 min must be inside the recording (+1 min spare)
 POST_MARGIN_MIN = 100 + 1  # end + 100 min must be inside the recording (+1 min spare)
 MIN_EPISODE_GAP_H = 4.0
-STREAM_PARAMS, STREAM_EPISODES, STREAM_DAY = 1, 2, 3
+STREAM_PARAMS, STREAM_EPISODES, STREAM_DAY, STREAM_EFFECT = 1, 2, 3, 4
 
 
 def subject_id(subject_index: int) -> str:

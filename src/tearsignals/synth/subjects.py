@@ -6,7 +6,8 @@ per-minute mean of the instantaneous HR, stamped at the minute's start.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -23,6 +24,7 @@ from tearsignals.synth.physiology import (
 )
 from tearsignals.synth.plan import (
     STREAM_DAY,
+    STREAM_EFFECT,
     episode_plan,
     is_minute_hr_subject,
     recording_bounds_utc,
@@ -82,7 +84,23 @@ def _utc_series(start: datetime, offsets_s: FloatArray, name: str) -> pl.Series:
     return pl.from_epoch(pl.Series(name, us), time_unit="us").dt.replace_time_zone("UTC")
 
 
-def _effect_by_day(episodes: pl.DataFrame, cfg: SynthConfig, tz: str) -> dict[int, EffectWindow]:
+def subject_effect(subject_index: int, cfg: SynthConfig) -> tuple[float, float]:
+    """The subject's own effect: HR increase during episodes (bpm) and post RMSSD ratio.
+
+    The population means of ``cfg.effect`` plus its between-subject SDs times two
+    standard normals from the subject's :data:`STREAM_EFFECT` (always drawn, so
+    an SD of 0 changes nothing else).
+    """
+    z = np.random.default_rng([cfg.seed, subject_index, STREAM_EFFECT]).standard_normal(2)
+    effect = cfg.effect
+    hr = effect.hr_during_bpm + effect.hr_during_sd_bpm * float(z[0])
+    ratio = math.exp(math.log(effect.rmssd_post_0_20_ratio) + effect.ln_rmssd_ratio_sd * z[1])
+    return hr, ratio
+
+
+def _effect_by_day(
+    episodes: pl.DataFrame, cfg: SynthConfig, tz: str, effect: tuple[float, float]
+) -> dict[int, EffectWindow]:
     """Each episode day's effect window in seconds since that day's recording start."""
     out: dict[int, EffectWindow] = {}
     for row in episodes.iter_rows(named=True):
@@ -91,8 +109,8 @@ def _effect_by_day(episodes: pl.DataFrame, cfg: SynthConfig, tz: str) -> dict[in
         out[row["day_index"]] = EffectWindow(
             onset_s=(row["start_utc"] - start).total_seconds(),
             end_s=(row["end_utc"] - start).total_seconds(),
-            hr_bpm=cfg.effect.hr_during_bpm,
-            ratio=cfg.effect.rmssd_post_0_20_ratio,
+            hr_bpm=effect[0],
+            ratio=effect[1],
         )
     return out
 
@@ -124,9 +142,9 @@ def _day_frames(
 def generate_subject(subject_index: int, cfg: SynthConfig) -> SubjectData:
     """The synthetic truth for subject ``subject_index`` (pure; deterministic by seed)."""
     tz = subject_tz(subject_index)
-    params = subject_params(subject_index, cfg.seed)
+    params = replace(subject_params(subject_index, cfg.seed), drift_bpm_per_h=cfg.drift_bpm_per_h)
     plan = episode_plan(subject_index, cfg)
-    effects = _effect_by_day(plan, cfg, tz)
+    effects = _effect_by_day(plan, cfg, tz, subject_effect(subject_index, cfg))
     minute_only = is_minute_hr_subject(subject_index, cfg)
     frames, artifacts, bounds = [], [], []
     for day_index in range(cfg.n_days):

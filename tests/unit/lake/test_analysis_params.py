@@ -8,12 +8,15 @@ from pathlib import Path
 import pytest
 
 from tearsignals import pipeline
-from tearsignals.config import AnalysisConfig, WindowConfig
+from tearsignals.config import AnalysisConfig, Outcome, StatsConfig, WindowConfig
 from tearsignals.contract import outputs_doc
 from tearsignals.errors import InputError
 from tearsignals.lake import store
 
-RENAMED = AnalysisConfig(windows=WindowConfig(post_bins_min=((0.0, 22.5), (22.5, 60.0))))
+RENAMED = AnalysisConfig(
+    windows=WindowConfig(post_bins_min=((0.0, 22.5), (22.5, 60.0))),
+    stats=StatsConfig(primary=Outcome(metric="ln_rmssd", window="post_22.5_60")),
+)
 
 
 def test_recorded_parameters_reproduce_their_hash(tmp_path: Path) -> None:

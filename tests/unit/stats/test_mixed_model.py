@@ -9,9 +9,10 @@ import pytest
 from scipy import stats as sps
 from scipy.optimize import minimize
 
-from tearsignals.config import AnalysisConfig, StatsConfig, WindowConfig
+from tearsignals.config import AnalysisConfig, Outcome, StatsConfig, WindowConfig
 from tearsignals.contract import schema
-from tearsignals.stats import mixed_model
+from tearsignals.stats import mixed_model, summaries
+from tearsignals.stats.families import bh_qvalues
 
 CFG = StatsConfig(moderators=())
 ANALYSIS = AnalysisConfig(stats=CFG)
@@ -42,7 +43,7 @@ def test_balanced_fit_equals_one_way_anova_and_the_t_interval_of_subject_means()
     assert result.estimate[0] == pytest.approx(y.mean(), rel=1e-9)
     assert result.sd_residual == pytest.approx(np.sqrt(msw), rel=1e-4)
     assert result.sd_subject == pytest.approx(np.sqrt((msb - msw) / 6), rel=1e-3)
-    lo, hi, _ = mixed_model.t_inference(result.estimate, result.std_error, result.df)
+    lo, hi, _ = summaries.t_inference(result.estimate, result.std_error, result.df)
     half = sps.t.ppf(0.975, 4) * means.std(ddof=1) / np.sqrt(5)
     assert (lo[0], hi[0]) == pytest.approx((means.mean() - half, means.mean() + half), rel=1e-4)
 
@@ -152,8 +153,8 @@ def shifts_frame(values: dict[str, list[float]], window: str = "pre") -> pl.Data
     )
 
 
-def intercept_row(table: pl.DataFrame, kind: str = "raw") -> dict[str, object]:
-    cond = (pl.col("term") == "intercept") & (pl.col("shift_kind") == kind)
+def intercept_row(table: pl.DataFrame, model: str = "base") -> dict[str, object]:
+    cond = (pl.col("term") == "intercept") & (pl.col("model") == model)
     return table.filter(cond).row(0, named=True)
 
 
@@ -186,32 +187,48 @@ def test_all_excluded_group_keeps_its_rows() -> None:
         shift=None, adjusted_shift=None, excluded_reason=pl.lit("no data in window")
     )
     table = mixed_model.cohort_model(shifts, None, ANALYSIS, "h")
-    assert table.height == 6  # intercept, sd_subject, sd_residual per kind
+    assert table.height == 3  # intercept, sd_subject, sd_residual of the adjusted shift
     row = intercept_row(table)
     assert (row["method"], row["n_episodes"], row["note"]) == ("none", 0, "no usable shifts")
 
 
-def test_table_conforms_and_q_values_are_bh_within_kind_and_term() -> None:
+def test_table_conforms_and_q_values_are_bh_within_family_and_term() -> None:
     rng = np.random.default_rng(6)
     parts = [
         shifts_frame({s: list(rng.normal(mu, 1.0, 6)) for s in "abcd"}, window)
         for window, mu in (("pre", 0.0), ("acute", 2.0), ("during", 0.3))
     ]
-    table = mixed_model.cohort_model(pl.concat(parts), None, ANALYSIS, "h")
+    primary = StatsConfig(moderators=(), primary=Outcome(metric="mean_hr_bpm", window="acute"))
+    table = mixed_model.cohort_model(pl.concat(parts), None, AnalysisConfig(stats=primary), "h")
     assert table.equals(schema.conform(table, "cohort_model"))
     assert set(table["term"]) == {"intercept", "sd_subject", "sd_residual"}
-    for kind in ("raw", "adjusted"):
-        family = table.filter((pl.col("term") == "intercept") & (pl.col("shift_kind") == kind))
-        q = mixed_model.bh_qvalues(family["p_value"].to_numpy())
-        assert np.allclose(family["q_value"].to_numpy(), q)
+    intercepts = table.filter(pl.col("term") == "intercept")
+    assert intercepts["family"].to_list() == ["primary", "heart_rate", "heart_rate"]
+    assert intercepts["window"].to_list() == ["acute", "pre", "during"]  # plan order
+    first = intercepts.row(0, named=True)
+    assert first["q_value"] == first["p_value"]  # a family of one row
+    family = intercepts.filter(pl.col("family") == "heart_rate")
+    q = bh_qvalues(family["p_value"].to_numpy())
+    assert np.allclose(family["q_value"].to_numpy(), q)
+    assert (intercepts["std_error"] > 0).all() and (intercepts["df"] == 3.0).all()
+    ci_half = sps.t.ppf(0.975, 3) * intercepts["std_error"]
+    assert np.allclose((intercepts["ci_high"] - intercepts["estimate"]).to_numpy(), ci_half)
     sd_rows = table.filter(pl.col("term") != "intercept")
-    assert sd_rows.height == 12  # 3 windows x 2 kinds x 2 SD terms
-    assert sd_rows["q_value"].null_count() == sd_rows["p_value"].null_count() == 12
+    assert sd_rows.height == 6  # 3 windows x 2 SD terms
+    assert sd_rows["q_value"].null_count() == sd_rows["p_value"].null_count() == 6
+
+
+def test_raw_shifts_are_never_modelled() -> None:
+    shifts = shifts_frame({s: [1.0, 2.0, 3.0] for s in "abcd"}).with_columns(
+        adjusted_shift=pl.col("shift") - 1.0
+    )
+    row = intercept_row(mixed_model.cohort_model(shifts, None, ANALYSIS, "h"))
+    assert row["estimate"] == pytest.approx(1.0)  # the adjusted mean, not the raw 2.0
 
 
 def test_bh_qvalues_known_example_and_monotone() -> None:
     p = np.array([0.001, 0.008, 0.039, 0.041, 0.042, 0.06, 0.074, 0.205, 0.212, 0.216])
-    q = mixed_model.bh_qvalues(p)
+    q = bh_qvalues(p)
     assert q[0] == pytest.approx(0.01)
     assert q[4] == pytest.approx(0.084)
     assert np.all(np.diff(q) >= 0)
@@ -229,36 +246,38 @@ def test_moderator_rows_come_from_a_second_model_with_the_episodes_joined() -> N
     )
     cfg = StatsConfig(moderators=("intensity", "context"), min_context_episodes=3)
     table = mixed_model.cohort_model(shifts, episodes, AnalysisConfig(stats=cfg), "h")
-    raw = table.filter(pl.col("shift_kind") == "raw")
-    assert raw["term"].to_list() == [
-        "intercept",
-        "sd_subject",
-        "sd_residual",
-        "intensity_within",
-        "intensity_between",
-        "context[sad film]",
+    assert list(zip(table["model"], table["term"], strict=True)) == [
+        ("base", "intercept"),
+        ("base", "sd_subject"),
+        ("base", "sd_residual"),
+        ("moderators", "intercept"),
+        ("moderators", "intensity_within"),
+        ("moderators", "intensity_between"),
+        ("moderators", "context[sad film]"),
+        ("moderators", "sd_subject"),
+        ("moderators", "sd_residual"),
     ]
-    context = raw.filter(pl.col("term") == "context[sad film]").row(0, named=True)
+    context = table.filter(pl.col("term") == "context[sad film]").row(0, named=True)
     assert "reference context: argument" in str(context["note"])
     base = mixed_model.cohort_model(shifts, None, ANALYSIS, "h")
     assert intercept_row(table)["estimate"] == intercept_row(base)["estimate"]
 
 
-def test_model_windows_must_be_declared_analysis_windows() -> None:
-    chosen = AnalysisConfig(stats=StatsConfig(model_windows=("pre", "during")))
-    assert chosen.family_windows() == ("pre", "during")
-    with pytest.raises(ValueError, match="baseline"):
-        StatsConfig(model_windows=("baseline",))
-    with pytest.raises(ValueError, match="post_0_20"):
-        AnalysisConfig(
-            windows=WindowConfig(post_bins_min=((0.0, 30.0),)),
-            stats=StatsConfig(model_windows=("pre", "post_0_20")),
-        )
-
-
-def test_the_default_family_is_every_window_of_the_run_but_baseline() -> None:
-    renamed = AnalysisConfig(windows=WindowConfig(post_bins_min=((0.0, 30.0), (30.0, 60.0))))
-    assert renamed.family_windows() == ("pre", "acute", "during", "post_0_30", "post_30_60")
+def test_the_models_cover_the_declared_rows_of_the_run() -> None:
+    renamed = AnalysisConfig(
+        windows=WindowConfig(post_bins_min=((0.0, 30.0), (30.0, 60.0))),
+        stats=StatsConfig(moderators=(), primary=Outcome(metric="ln_rmssd", window="post_30_60")),
+    )
+    parts = [
+        shifts_frame({s: [1.0, 2.0, 0.5] for s in "abc"}, window)
+        for window in ("pre", "post_0_30", "post_30_60")
+    ]
+    table = mixed_model.cohort_model(pl.concat(parts), None, renamed, "h")
+    assert table.filter(pl.col("term") == "intercept")["window"].to_list() == [
+        "pre",
+        "post_0_30",
+        "post_30_60",
+    ]
 
 
 def test_empty_shifts_give_an_empty_conforming_table() -> None:

@@ -408,3 +408,54 @@ def test_the_planted_rmssd_window_is_the_analysis_window_of_its_span() -> None:
     windows = {window for _, window in PlantedEffect().expected_shifts()}
     assert windows <= set(WindowConfig().names())
     assert f"rmssd_{span.name}_ratio" in PlantedEffect.model_fields
+
+
+def _hourly_hr_bpm(beats: pl.DataFrame) -> pl.DataFrame:
+    """Mean instantaneous HR per hour since each day's recording start (hour 0, 1, ...)."""
+    return (
+        beats.with_columns(day=pl.col("t_utc").dt.date(), hr=60000.0 / pl.col("rr_ms"))
+        .with_columns(
+            hour=((pl.col("t_utc") - pl.col("t_utc").min().over("day")).dt.total_seconds() // 3600)
+        )
+        .group_by("hour")
+        .agg(pl.col("hr").mean())
+        .sort("hour")
+    )
+
+
+def test_circadian_drift_raises_heart_rate_by_the_stated_rate_per_hour() -> None:
+    base = SynthConfig(n_subjects=1, n_days=6, episodes_per_month=0.0, minute_hr_every=0)
+    drifting = base.model_copy(update={"drift_bpm_per_h": 2.0})
+    beats = [generate_subject(0, cfg).beats for cfg in (base, drifting)]
+    assert beats[0] is not None and beats[1] is not None
+    plain, moved = _hourly_hr_bpm(beats[0]), _hourly_hr_bpm(beats[1])
+    gain = moved["hr"] - plain["hr"]
+    slope = np.polyfit(plain["hour"].to_numpy(), gain.to_numpy(), 1)[0]
+    assert slope == pytest.approx(2.0, abs=0.15)
+    assert float(gain.mean()) == pytest.approx(0.0, abs=0.6)  # centred on the recording
+
+
+def test_subject_effects_spread_around_the_population_effect_by_the_stated_sd() -> None:
+    from tearsignals.synth.subjects import subject_effect
+
+    effect = PlantedEffect(hr_during_sd_bpm=2.0, ln_rmssd_ratio_sd=0.1)
+    cfg = SynthConfig(n_subjects=1, effect=effect)
+    hr, ratio = np.array([subject_effect(i, cfg) for i in range(400)]).T
+    assert hr.mean() == pytest.approx(effect.hr_during_bpm, abs=0.25)
+    assert hr.std(ddof=1) == pytest.approx(2.0, rel=0.12)
+    assert np.log(ratio).mean() == pytest.approx(math.log(1.2), abs=0.015)
+    assert np.log(ratio).std(ddof=1) == pytest.approx(0.1, rel=0.12)
+    same = SynthConfig(n_subjects=1)
+    for i in range(5):
+        assert subject_effect(i, same) == (8.0, pytest.approx(1.2, rel=1e-12))
+
+
+def test_heterogeneity_changes_only_the_effect_itself() -> None:
+    cfg = SynthConfig(n_subjects=1, n_days=3, episodes_per_month=20.0, minute_hr_every=0)
+    spread = cfg.model_copy(update={"effect": PlantedEffect(hr_during_sd_bpm=3.0)})
+    a, b = generate_subject(0, cfg), generate_subject(0, spread)
+    assert a.episodes.equals(b.episodes)
+    assert a.beats is not None and b.beats is not None
+    assert a.beats.height != b.beats.height or not a.beats.equals(b.beats)
+    outside = pl.col("t_utc") < a.episodes["start_utc"].min()
+    assert a.beats.filter(outside).equals(b.beats.filter(outside))
