@@ -66,6 +66,18 @@ def null_section(n_cohorts: int = NULL_COHORTS) -> list[str]:
         ("every declared row: cohort_summary q < 0.05", out["declared_q_rate"]),
         ("every declared row: cohort_model intercept q < 0.05", out["model_declared_q_rate"]),
         ("the same rows read from raw shifts: t-test p < 0.05 (contrast)", out["raw_p_rate"]),
+        (
+            "time-course bins: control-adjusted change, 95% CI excludes 0",
+            out["bin_ci_excludes_0_rate"],
+        ),
+        (
+            "time-course bins, the worst cohort: CI excludes 0",
+            out["bin_ci_excludes_0_worst_cohort"],
+        ),
+        (
+            "time-course bins: raw change, the same t-interval excludes 0 (contrast)",
+            out["raw_bin_ci_excludes_0_rate"],
+        ),
     ]
     return [
         "## 9. False positives in a null cohort with circadian drift",
@@ -75,9 +87,11 @@ def null_section(n_cohorts: int = NULL_COHORTS) -> list[str]:
         f"+{sim.DRIFT_BPM_PER_H:g} bpm per hour shared by every subject and day (on top of each "
         "subject's evening decline), default plan (primary: adjusted ln RMSSD in post_60_90; "
         f"families heart_rate and hrv; {int(out['declared_rows'] / n_cohorts)} declared rows "
-        "with a q-value per cohort). Every adjusted row has truth 0. Raw shifts carry no "
-        "p-value in the tables; the contrast row tests them the same way to show what the "
-        "drift would do. Mean HR post_60_90: raw shift "
+        "with a q-value per cohort; time course: 2 anchors x 75 two-minute bins x HR and "
+        f"ln RMSSD, {int(out['bins'])} bins with a CI in all). Every adjusted row and "
+        "control-adjusted bin has truth 0. Raw shifts and raw changes carry no p-value or CI "
+        "in the tables; the contrast rows test them the same way to show what the drift "
+        "would do. Mean HR post_60_90: raw shift "
         f"{out['raw_hr_post_60_90_bpm']:+.2f} bpm, control-adjusted "
         f"{out['adjusted_hr_post_60_90_bpm']:+.2f} bpm (truth 0).",
         "",

@@ -348,7 +348,9 @@ class StatsConfig(_Frozen):
     be in two). Adjusted rows of ``cohort_summary`` outside every declared
     family form the family ``exploratory``. The mixed model
     (``tearsignals.stats.mixed_model``) covers the primary row and the
-    declared families. Windows must be windows of the analysis
+    declared families, with a random intercept per subject, plus a random
+    ``intensity_within`` slope where ``random_slope_min_subjects`` subjects let
+    it be estimated, and optional ``covariates``. Windows must be windows of the analysis
     (:meth:`WindowConfig.names`) other than ``baseline``, checked by
     :class:`AnalysisConfig`; metric names by :func:`tearsignals.plan.checked`.
     """
@@ -361,7 +363,18 @@ class StatsConfig(_Frozen):
         ),
     )
     moderators: tuple[Literal["intensity", "context"], ...] = ("intensity", "context")
+    covariates: tuple[Literal["mean_hr_bpm", "resp_rate_bpm"], ...] = Field(
+        (),
+        description="adjusted shifts of mean HR / breathing rate in the same window as "
+        "covariates of a third model (its intercept: the shift at no HR/breathing change)",
+    )
     model_min_subjects: int = Field(3, ge=2, description="fewer subjects: no model (method none)")
+    random_slope_min_subjects: int = Field(
+        5,
+        ge=3,
+        description="subjects with >= 3 episodes of differing intensity that a random "
+        "intensity_within slope needs; fewer: a fixed slope (random_effects says which)",
+    )
     min_context_episodes: int = Field(
         5, ge=1, description="rarer contexts are pooled into 'other' for the context term"
     )
@@ -429,12 +442,12 @@ class AnalysisConfig(_Frozen):
 
     def hashed_parameters(self) -> dict[str, Any]:
         """The parameters that change numbers (not the subject/date selection), as JSON types."""
-        return self.model_dump(mode="json", include=set(_HASHED))
+        return self.model_dump(mode="json", include=set(HASHED_SECTIONS))
 
     def params_hash(self) -> str:
         """Hash of :meth:`hashed_parameters`: 16 hex digits of a SHA-256."""
-        payload = self.model_dump_json(include=set(_HASHED))
+        payload = self.model_dump_json(include=set(HASHED_SECTIONS))
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-_HASHED = ("windows", "cleaning", "quality", "frequency", "stats")
+HASHED_SECTIONS = ("windows", "cleaning", "quality", "frequency", "stats")

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import polars as pl
 
+from tearsignals import plan
 from tearsignals.beats.source_priority import beats_by_priority
 from tearsignals.config import AnalysisConfig
 from tearsignals.episodes import shifts, timecourse, window_metrics, windows
@@ -69,7 +70,9 @@ def params_document(cfg: AnalysisConfig) -> dict[str, object]:
 
 
 def record_params(lake: Path, cfg: AnalysisConfig) -> Path:
-    """Write the parameters behind ``cfg.params_hash()`` to the lake, before rows carrying it."""
+    """Write the parameters behind ``cfg.params_hash()`` to the lake, before rows carrying it,
+    and the same as an analysis plan beside them (``<params_hash>.toml``, :mod:`tearsignals.plan`)."""
+    store.write_plan(lake, cfg.params_hash(), plan.plan_toml(cfg))
     return store.write_params(lake, cfg.params_hash(), params_document(cfg))
 
 
@@ -109,8 +112,9 @@ def summarize_cohort(lake: Path, cfg: AnalysisConfig) -> pl.DataFrame:
     store.write_unpartitioned(lake, "cohort_summary", cohort)
     # Mixed model (episodes joined for the moderators) and the time-course average.
     episodes = store.scan_committed(lake, "episodes").collect()
-    model = mixed_model.cohort_model(shift_rows, episodes, cfg, params)
-    store.write_unpartitioned(lake, "cohort_model", model)
+    models = mixed_model.cohort_models(shift_rows, episodes, cfg, params)
+    store.write_unpartitioned(lake, "cohort_model", models.cohort_model)
+    store.write_unpartitioned(lake, "subject_effects", models.subject_effects)
     course = store.read_table(lake, "episode_timecourse").filter(pl.col("params_hash") == params)
     averaged = cohort_timecourse.cohort_timecourse(course, params)
     store.write_unpartitioned(lake, "cohort_timecourse", averaged)

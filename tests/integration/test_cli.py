@@ -42,6 +42,12 @@ def _run_main(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int,
         (["analyze", "--lake", ".", "--baseline=-5,-10"], "start < end"),
         (["analyze", "--lake", ".", "--post-bins", "30:60;0:30"], "ordered by start"),
         (["analyze", "--lake", ".", "--post-bins", "0:30"], "stats.primary"),
+        (["analyze", "--lake", ".", "--primary", "rmssd,pre"], "unknown metric 'rmssd'"),
+        (["analyze", "--lake", ".", "--plan", "/no/such/plan.toml"], "is not a file"),
+        (
+            ["analyze", "--lake", ".", "--plan", "plans/default.toml", "--primary", "ln_rmssd,pre"],
+            "leave out --primary",
+        ),
     ],
 )
 def test_bad_input_exits_1_with_one_line(

@@ -11,7 +11,8 @@ import pytest
 
 from tearsignals import cli
 from tearsignals.config import AnalysisConfig
-from tearsignals.lake import store
+from tearsignals.lake import layout, store
+from tearsignals.plan import load_plan
 from tearsignals.synth import SynthConfig, write_cohort
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("prefect_harness")]
@@ -88,3 +89,13 @@ def test_every_params_hash_resolves_to_parameters_that_reproduce_it(
     doc = store.read_params(lake, params_hash)
     assert AnalysisConfig.model_validate(doc["parameters"]).params_hash() == params_hash
     assert doc["window_names"] == list(NAMES)
+
+
+def test_the_run_stored_its_plan_and_the_plan_reproduces_the_run(
+    analysed: tuple[Path, str],
+) -> None:
+    lake, _ = analysed
+    (params_hash,) = store.read_table(lake, "cohort_summary")["params_hash"].unique().to_list()
+    cfg = load_plan(layout.analysis_plan_path(lake, params_hash))
+    assert cfg.params_hash() == params_hash
+    assert cfg.stats.primary.window == "post_60_120"

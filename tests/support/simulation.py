@@ -19,7 +19,8 @@ Studies:
   planted rows, 0 for both metrics in ``pre``, ``post_20_60`` and ``post_60_90``.
 - :func:`null_study` - 8 subjects, no effect, a circadian drift of
   :data:`DRIFT_BPM_PER_H` on top of each subject's evening decline, the default plan:
-  every adjusted row and time-course bin has truth 0, while raw shifts inherit the drift.
+  every adjusted row and every control-adjusted time-course bin has truth 0, while raw
+  shifts and raw changes inherit the drift.
 """
 
 from __future__ import annotations
@@ -32,8 +33,8 @@ import polars as pl
 from scipy import stats as sps
 
 from tearsignals.config import AnalysisConfig, FrequencyConfig, Outcome, StatsConfig
-from tearsignals.episodes import shifts, window_metrics, windows
-from tearsignals.stats import mixed_model, summaries
+from tearsignals.episodes import shifts, timecourse, window_metrics, windows
+from tearsignals.stats import cohort_timecourse, mixed_model, summaries
 from tearsignals.synth import PlantedEffect, SynthConfig, generate_subject
 
 HETEROGENEOUS = PlantedEffect(hr_during_sd_bpm=2.0, ln_rmssd_ratio_sd=0.10)
@@ -97,6 +98,23 @@ def cohort_shifts(cohort: Cohort, cfg: AnalysisConfig) -> pl.DataFrame:
     return shifts.episode_shifts(cohort_windows(cohort, cfg), cfg.windows.names(), "sim")
 
 
+def timecourse_bins(cohort: Cohort, window_rows: pl.DataFrame, cfg: AnalysisConfig) -> pl.DataFrame:
+    """Per anchor, bin and metric: the reported 95% CI of the control-adjusted change
+    (``cohort_timecourse``) beside the same t-interval over subject means of the raw change
+    (``cohort_timecourse`` gives the raw change none: the contrast)."""
+    course = timecourse.episode_timecourse(cohort.beats, cohort.heart_rate, window_rows, cfg, "sim")
+    key = ["anchor", "bin_start_min", "metric"]
+    cohort_rows = cohort_timecourse.cohort_timecourse(course, "sim")
+    adjusted = cohort_rows.filter(pl.col("measure") == "adjusted").select(*key, "ci_low", "ci_high")
+    raw = cohort_rows.filter(pl.col("measure") == "change")
+    per_subject = cohort_timecourse.subject_timecourse(course).filter(pl.col("measure") == "change")
+    sd = per_subject.group_by(key).agg(sd=pl.col("subject_mean").std(ddof=1))
+    raw = raw.join(sd, on=key, how="left", maintain_order="left")
+    lo, hi = cohort_timecourse.t_interval(raw["mean_value"], raw["sd"], raw["n_subjects"])
+    raw = raw.select(*key, raw_low=lo, raw_high=hi)
+    return adjusted.join(raw, on=key, how="left")
+
+
 def truths(effect: PlantedEffect) -> pl.DataFrame:
     """``metric, window, truth``: the adjusted rows with a known population shift."""
     planted = effect.expected_shifts()
@@ -140,7 +158,7 @@ def coverage_rows(seed: int, n_subjects: int = 4, n_days: int = 14) -> pl.DataFr
     summary = summaries.cohort_summary(found, COVERAGE_PLAN, "sim").filter(
         pl.col("shift_kind") == "adjusted"
     )
-    model = mixed_model.cohort_model(found, None, COVERAGE_PLAN, "sim").filter(
+    model = mixed_model.cohort_models(found, None, COVERAGE_PLAN, "sim").cohort_model.filter(
         (pl.col("model") == "base") & (pl.col("term") == "intercept")
     )
     return (
@@ -192,9 +210,10 @@ def raw_subject_t_tests(found: pl.DataFrame) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=[*_KEYS, "raw_mean", "raw_p"], orient="row")
 
 
-def null_rows(seed: int, n_subjects: int = 8, n_days: int = 14) -> pl.DataFrame:
+def null_rows(seed: int, n_subjects: int = 8, n_days: int = 14) -> NullCohort:
     """One null cohort with circadian drift: every declared row of ``cohort_summary`` and
-    ``cohort_model`` (base intercept) with its q-value, beside the raw-shift t-test."""
+    ``cohort_model`` (base intercept) with its q-value, beside the raw-shift t-test; and
+    every time-course bin's CI (:func:`timecourse_bins`)."""
     synth = SynthConfig(
         n_subjects=n_subjects,
         n_days=n_days,
@@ -204,34 +223,55 @@ def null_rows(seed: int, n_subjects: int = 8, n_days: int = 14) -> pl.DataFrame:
         minute_hr_every=0,
         drift_bpm_per_h=DRIFT_BPM_PER_H,
     )
-    found = cohort_shifts(synthetic_cohort(synth), NULL_PLAN)
+    cohort = synthetic_cohort(synth)
+    window_rows = cohort_windows(cohort, NULL_PLAN)
+    found = shifts.episode_shifts(window_rows, NULL_PLAN.windows.names(), "sim")
     summary = summaries.cohort_summary(found, NULL_PLAN, "sim").filter(
         (pl.col("shift_kind") == "adjusted") & (pl.col("family") != "exploratory")
     )
-    model = mixed_model.cohort_model(found, None, NULL_PLAN, "sim").filter(
+    model = mixed_model.cohort_models(found, None, NULL_PLAN, "sim").cohort_model.filter(
         (pl.col("model") == "base") & (pl.col("term") == "intercept")
     )
-    return (
+    rows = (
         summary.select(*_KEYS, "family", "mean_shift", "p_value", "q_value")
         .join(model.select(*_KEYS, m_q="q_value"), on=_KEYS, how="left")
         .join(raw_subject_t_tests(found), on=_KEYS, how="left")
         .with_columns(seed=pl.lit(seed))
     )
+    bins = timecourse_bins(cohort, window_rows, NULL_PLAN).with_columns(seed=pl.lit(seed))
+    return NullCohort(rows, bins)
 
 
-def null_study(seeds: range) -> pl.DataFrame:
-    """:func:`null_rows` for every seed."""
-    return pl.concat([null_rows(seed) for seed in seeds])
+@dataclass(frozen=True)
+class NullCohort:
+    """What :func:`null_rows` found: the declared rows and the time-course bins."""
+
+    rows: pl.DataFrame
+    bins: pl.DataFrame
+
+
+def null_study(seeds: range) -> NullCohort:
+    """:func:`null_rows` for every seed, stacked."""
+    found = [null_rows(seed) for seed in seeds]
+    return NullCohort(pl.concat([f.rows for f in found]), pl.concat([f.bins for f in found]))
 
 
 def _rate(flags: pl.Series) -> float:
     return float(flags.fill_null(False).mean() or 0.0)
 
 
-def null_figures(results: pl.DataFrame) -> dict[str, float]:
-    """Rates of q < 0.05 among primary and declared rows (summary and model), and how often
-    the raw shift would have looked significant (p < 0.05) in the same rows."""
+def _excludes_zero(lo: str, hi: str) -> pl.Expr:
+    return ((pl.col(lo) > 0.0) | (pl.col(hi) < 0.0)).fill_null(False)
+
+
+def null_figures(study: NullCohort) -> dict[str, float]:
+    """Rates of q < 0.05 among primary and declared rows (summary and model), how often
+    the raw shift would have looked significant (p < 0.05) in the same rows, and the share
+    of time-course bins whose CI excludes 0 (adjusted: reported; raw change: contrast)."""
+    results, bins = study.rows, study.bins
     tested = results.filter(pl.col("q_value").is_not_null())
+    with_ci = bins.filter(pl.col("ci_low").is_not_null())
+    per_cohort = with_ci.group_by("seed").agg(_excludes_zero("ci_low", "ci_high").mean())
     primary = tested.filter(pl.col("family") == "primary")
     hr_late = tested.filter(
         (pl.col("metric") == "mean_hr_bpm") & (pl.col("window") == "post_60_90")
@@ -246,4 +286,12 @@ def null_figures(results: pl.DataFrame) -> dict[str, float]:
         "raw_p_rate": _rate(tested["raw_p"] < 0.05),
         "raw_hr_post_60_90_bpm": float(hr_late["raw_mean"].mean() or 0.0),
         "adjusted_hr_post_60_90_bpm": float(hr_late["mean_shift"].mean() or 0.0),
+        "bins": float(with_ci.height),
+        "bin_ci_excludes_0_rate": _rate(
+            with_ci.select(_excludes_zero("ci_low", "ci_high"))["ci_low"]
+        ),
+        "bin_ci_excludes_0_worst_cohort": float(per_cohort["ci_low"].max() or 0.0),
+        "raw_bin_ci_excludes_0_rate": _rate(
+            with_ci.select(_excludes_zero("raw_low", "raw_high"))["raw_low"]
+        ),
     }

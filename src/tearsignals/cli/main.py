@@ -133,6 +133,13 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--subject", action="append", dest="subjects", metavar="ID")
     s.add_argument("--since", type=date.fromisoformat, metavar="YYYY-MM-DD")
     s.add_argument("--until", type=date.fromisoformat, metavar="YYYY-MM-DD")
+    s.add_argument(
+        "--plan",
+        type=Path,
+        metavar="FILE",
+        help="analysis plan (TOML: windows, cleaning, quality, primary outcome, families; "
+        "see plans/default.toml); stored beside the run's parameters in the lake",
+    )
     _window_options(s)
     _key_option(s)
 
@@ -188,7 +195,40 @@ def _synth_options(s: argparse.ArgumentParser) -> None:
     )
 
 
+def _planned_config(args: argparse.Namespace) -> AnalysisConfig:
+    """The configuration of ``--plan FILE`` with the subject and date selection."""
+    from tearsignals.plan import load_plan
+
+    given = [f"--{k.replace('_', '-')}" for k in _PLAN_OPTIONS if getattr(args, k) is not None]
+    if given:
+        raise UsageError(f"--plan names the windows and outcomes: leave out {', '.join(given)}")
+    if not args.plan.is_file():
+        raise UsageError(f"plan {args.plan} is not a file")
+    return load_plan(args.plan).model_copy(
+        update={
+            "subjects": tuple(args.subjects) if args.subjects else None,
+            "since": args.since,
+            "until": args.until,
+        }
+    )
+
+
+_PLAN_OPTIONS = (
+    "baseline",
+    "pre",
+    "acute",
+    "post_bins",
+    "controls",
+    "control_search_days",
+    "primary",
+)
+
+
 def _analysis_config(args: argparse.Namespace) -> AnalysisConfig:
+    from tearsignals.plan import checked
+
+    if args.plan is not None:
+        return _planned_config(args)
     window_updates: dict[str, Any] = {
         k: v
         for k, v in {
@@ -203,15 +243,19 @@ def _analysis_config(args: argparse.Namespace) -> AnalysisConfig:
     }
     stats: dict[str, Any] = {"primary": args.primary} if args.primary else {}
     try:
-        return AnalysisConfig(
-            windows=WindowConfig(**window_updates),
-            stats=StatsConfig(**stats),
-            subjects=tuple(args.subjects) if args.subjects else None,
-            since=args.since,
-            until=args.until,
+        return checked(
+            AnalysisConfig(
+                windows=WindowConfig(**window_updates),
+                stats=StatsConfig(**stats),
+                subjects=tuple(args.subjects) if args.subjects else None,
+                since=args.since,
+                until=args.until,
+            )
         )
     except ValidationError as err:
         raise UsageError(f"invalid option {validation_summary(err)}") from None
+    except ValueError as err:
+        raise UsageError(f"invalid option {err}") from None
 
 
 def _existing_dir(path: Path, what: str) -> Path:

@@ -43,7 +43,9 @@ PARAMS_SECTION = """## `_analysis_params/<params_hash>.json` (parameters)
 Every analysis run writes, before any row that carries its hash, the parameters behind it:
 `LAKE/_analysis_params/<params_hash>.json`, one JSON object per parameter set, written
 atomically and readable by the owner only like every lake file. The `params_hash` of any gold
-row names the file that made it.
+row names the file that made it. Beside it, `LAKE/_analysis_params/<params_hash>.toml` holds the
+same parameters as an analysis plan (`tearsignals.plan`): `tearsignals analyze --plan` on that
+file runs the same analysis again.
 
 | key | meaning |
 |---|---|

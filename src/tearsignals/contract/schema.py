@@ -35,6 +35,7 @@ TABLE_NAMES = (
     "subject_summary",
     "cohort_summary",
     "cohort_model",
+    "subject_effects",
     "episode_timecourse",
     "cohort_timecourse",
 )

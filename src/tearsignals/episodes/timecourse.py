@@ -28,14 +28,20 @@ Decisions:
 - **Change from baseline.** ``hr_change_bpm`` / ``ln_rmssd_change`` are the
   bin value minus the episode's ``baseline`` window value from
   ``episode_windows`` (only a ``good`` or ``fair`` baseline), so the time
-  course and the shifts share one baseline.
+  course and the shifts share one baseline. Descriptive: the change includes
+  the time-of-day drift between baseline and bin.
+- **Control-adjusted change** (the estimand, as for the shifts): the same
+  clock-time bins on the episode's matched control days (the control rows of
+  ``episode_windows``: their ``during`` window gives the control's onset and
+  end, their baseline its reference), each bin's change computed the same
+  way; ``adjusted_hr_change_bpm`` / ``adjusted_ln_rmssd_change`` = the
+  episode's change minus the mean change of the control days whose bin is
+  usable (``n_controls_hr`` / ``n_controls_ln_rmssd`` of them; null without one).
 - **Cohort average and CI.** Each subject's mean over its usable episodes
-  per bin, then the mean of subject means (subjects weigh equally) with a
-  95% t-interval over subject means (df = subjects - 1; null with fewer than
-  two subjects). A t-interval rather than a bootstrap: 150 bins x 4 series
-  per run, and with the few subjects of a typical cohort a percentile
-  bootstrap of subject means is too narrow.
-- Control days are not part of the time course (circadian drift is in it).
+  per bin, then the mean of subject means (subjects weigh equally); the 95%
+  t-interval over subject means (df = subjects - 1; null with fewer than two
+  subjects) is given for the control-adjusted change only - levels and raw
+  changes are descriptive, like raw shifts.
 """
 
 from __future__ import annotations
@@ -54,24 +60,28 @@ TIMECOURSE_SERIES = {
     "ln_rmssd": ("ln_rmssd", "value"),
     "hr_change_bpm": ("mean_hr_bpm", "change"),
     "ln_rmssd_change": ("ln_rmssd", "change"),
+    "adjusted_hr_change_bpm": ("mean_hr_bpm", "adjusted"),
+    "adjusted_ln_rmssd_change": ("ln_rmssd", "adjusted"),
 }
-_BIN_KEY = ["subject_id", "episode_id", "anchor", "bin_start_min"]
+_DAY_KEY = ["subject_id", "episode_id", "role", "control_day_offset"]
+_BIN_KEY = [*_DAY_KEY, "anchor", "bin_start_min"]
+_ADJUSTED = {
+    "hr_change_bpm": ("adjusted_hr_change_bpm", "n_controls_hr"),
+    "ln_rmssd_change": ("adjusted_ln_rmssd_change", "n_controls_ln_rmssd"),
+}
 
 
 def episode_anchors(window_rows: pl.DataFrame) -> pl.DataFrame:
-    """Per analysed episode: ``onset_utc``, ``end_utc`` (its ``during`` window) and the
-    usable (good/fair) ``baseline`` values ``base_hr_bpm``, ``base_ln_rmssd``."""
-    own = window_rows.filter(pl.col("role") == "episode")
-    during = own.filter(pl.col("window") == "during").select(
-        "subject_id",
-        "episode_id",
-        onset_utc="window_start_utc",
-        end_utc="window_end_utc",
+    """Per analysed episode and each of its control days (``role``,
+    ``control_day_offset``): ``onset_utc``, ``end_utc`` (the ``during`` window) and
+    the usable (good/fair) ``baseline`` values ``base_hr_bpm``, ``base_ln_rmssd``."""
+    during = window_rows.filter(pl.col("window") == "during").select(
+        *_DAY_KEY, onset_utc="window_start_utc", end_utc="window_end_utc"
     )
-    base = own.filter(
+    base = window_rows.filter(
         (pl.col("window") == "baseline") & pl.col("quality").is_in(["good", "fair"])
-    ).select("subject_id", "episode_id", base_hr_bpm="mean_hr_bpm", base_ln_rmssd="ln_rmssd")
-    return during.join(base, on=["subject_id", "episode_id"], how="left")
+    ).select(*_DAY_KEY, base_hr_bpm="mean_hr_bpm", base_ln_rmssd="ln_rmssd")
+    return during.join(base, on=_DAY_KEY, how="left")
 
 
 def bin_offsets(cfg: TimecourseConfig) -> pl.DataFrame:
@@ -102,9 +112,10 @@ def timecourse_bins(anchors: pl.DataFrame, cfg: TimecourseConfig) -> pl.DataFram
     )
 
 
-def overlap_flags(bins: pl.DataFrame, anchors: pl.DataFrame, cfg: WindowConfig) -> pl.Series:
-    """True for bins meeting another episode's effect span (see the module docstring)."""
-    hits = overlapping_keys(bins, list(_BIN_KEY), anchors, cfg).with_columns(flagged=pl.lit(True))
+def overlap_flags(bins: pl.DataFrame, units: pl.DataFrame, cfg: WindowConfig) -> pl.Series:
+    """True for bins meeting another episode's effect span (see the module docstring);
+    ``units`` are the episodes' own anchors."""
+    hits = overlapping_keys(bins, list(_BIN_KEY), units, cfg).with_columns(flagged=pl.lit(True))
     joined = bins.select(_BIN_KEY).join(hits, on=_BIN_KEY, how="left", maintain_order="left")
     return joined["flagged"].fill_null(False)
 
@@ -164,6 +175,28 @@ def _values() -> list[pl.Expr]:
     ]
 
 
+def control_adjusted(rows: pl.DataFrame) -> pl.DataFrame:
+    """The episode rows of ``rows`` (every bin of episodes and control days) with each
+    change's control-adjusted value and the number of control days behind it."""
+    key = ["subject_id", "episode_id", "anchor", "bin_start_min"]
+    controls = (
+        rows.filter(pl.col("role") == "control")
+        .group_by(key)
+        .agg(
+            *(pl.col(c).mean().alias(f"control_{c}") for c in _ADJUSTED),
+            *(pl.col(c).count().cast(pl.Int64).alias(n) for c, (_, n) in _ADJUSTED.items()),
+        )
+    )
+    return (
+        rows.filter(pl.col("role") == "episode")
+        .join(controls, on=key, how="left", maintain_order="left")
+        .with_columns(
+            *((pl.col(c) - pl.col(f"control_{c}")).alias(a) for c, (a, _) in _ADJUSTED.items()),
+            *(pl.col(n).fill_null(0) for _, n in _ADJUSTED.values()),
+        )
+    )
+
+
 def episode_timecourse(
     beats: pl.DataFrame,
     heart_rate: pl.DataFrame,
@@ -180,7 +213,8 @@ def episode_timecourse(
         subject's beats: cleaning looks at each beat's neighbours).
     window_rows
         The ``episode_windows`` rows of the same analysis: the episodes to
-        follow (their ``during`` windows) and their baseline values.
+        follow and their control days (their ``during`` windows) and their
+        baseline values.
     cfg
         Bins from ``cfg.stats.timecourse``, cleaning from ``cfg.cleaning``,
         the overlap span from ``cfg.windows``.
@@ -194,10 +228,11 @@ def episode_timecourse(
     """
     tc = cfg.stats.timecourse
     anchors = episode_anchors(window_rows)
+    units = anchors.filter(pl.col("role") == "episode")
     bins = timecourse_bins(anchors, tc)
     stats = pl.concat(
         [
-            bins.with_columns(flagged=overlap_flags(bins, anchors, cfg.windows)),
+            bins.with_columns(flagged=overlap_flags(bins, units, cfg.windows)),
             rr_bin_stats(beats, bins, cfg),
             window_metrics.hr_window_stats(heart_rate, bins),
         ],
@@ -213,4 +248,4 @@ def episode_timecourse(
             params_hash=pl.lit(params_hash),
         )
     )
-    return schema.conform(rows, "episode_timecourse")
+    return schema.conform(control_adjusted(rows), "episode_timecourse")

@@ -53,9 +53,10 @@ Decisions:
   only when nothing else explains the window (e.g. a short ``during`` window
   that is otherwise good), so poor windows keep their first cause.
   ``resp_rate_bpm`` (the HF-band peak of the same spectrum x 60, same
-  gating) is a breathing-rate covariate, not a shift metric.
+  gating) is the breathing rate: its shift is both a result and an optional
+  covariate of the cohort model (``StatsConfig.covariates``).
 - **Shift metrics** (``SHIFT_METRICS``): the time-domain metrics plus
-  ``lf_ms2``, ``hf_ms2``, ``ln_hf`` and ``lf_hf``. ``ln_hf = ln(hf_ms2)`` is
+  ``lf_ms2``, ``hf_ms2``, ``ln_hf``, ``lf_hf`` and ``resp_rate_bpm``. ``ln_hf = ln(hf_ms2)`` is
   stored because HF power is strongly right-skewed between and within people;
   its shift is a log ratio (-0.69 = HF halved), the scale on which HF changes
   are usually averaged and tested. ``lf_ms2``/``hf_ms2`` stay raw for
@@ -91,7 +92,7 @@ from tearsignals.hrv import frequency_domain, time_domain
 from tearsignals.timebase import epoch_us
 
 _FREQ_METRICS = ("lf_ms2", "hf_ms2", "lf_hf", "resp_rate_bpm")
-SHIFT_METRICS = (*time_domain.METRICS, "lf_ms2", "hf_ms2", "ln_hf", "lf_hf")
+SHIFT_METRICS = (*time_domain.METRICS, "lf_ms2", "hf_ms2", "ln_hf", "lf_hf", "resp_rate_bpm")
 LEDGER_COUNTS = {
     "n_ectopic": correction.ECTOPIC,
     "n_missed": correction.MISSED,

@@ -10,6 +10,7 @@
       validation/<file_id>.json                great-expectations result of each input file
       _pending_analysis/<subject_id>           subjects whose gold tables need a rebuild
       _analysis_params/<params_hash>.json      the analysis parameters behind a params_hash
+      _analysis_params/<params_hash>.toml      the same as an analysis plan (tearsignals.plan)
       reports/<params_hash>/report.html        the cohort report of a parameter set
       reports/<params_hash>/episode-<id>.html  a report with one episode's panel
       _pseudonymisation.json                   whether subject ids are pseudonymised
@@ -171,6 +172,15 @@ def episode_report_path(lake: Path, params_hash: str, episode_id: str) -> Path:
     if not _SUBJECT_RE.match(episode_id):
         raise ValueError(f"episode id {episode_id[:40]!r} is no file-name segment")
     return report_dir(lake, params_hash) / f"episode-{episode_id}.html"
+
+
+def analysis_plan_path(lake: Path, params_hash: str) -> Path:
+    """The analysis plan (TOML) of the parameters whose hash is ``params_hash``.
+
+    >>> str(analysis_plan_path(Path("LAKE"), "0123abcd"))
+    'LAKE/_analysis_params/0123abcd.toml'
+    """
+    return lake / ANALYSIS_PARAMS_DIR / f"{params_hash}.toml"
 
 
 def pseudonym_marker_path(lake: Path) -> Path:

@@ -335,6 +335,12 @@ def write_params(lake: Path, params_hash: str, document: dict[str, Any]) -> Path
     return write_json_atomic(document, _params_path(lake, params_hash))
 
 
+def write_plan(lake: Path, params_hash: str, text: str) -> Path:
+    """Write the analysis plan behind ``params_hash`` beside its parameters (atomic)."""
+    _params_path(lake, params_hash)  # the same check of the hash
+    return write_bytes_atomic(text.encode(), layout.analysis_plan_path(lake, params_hash))
+
+
 def read_params(lake: str | Path, params_hash: str) -> dict[str, Any]:
     """The ``_analysis_params`` document behind ``params_hash``: what made the rows carrying it.
 

@@ -1,4 +1,5 @@
-"""The cohort's event-locked time course: subject means per bin, then a t-interval over subjects."""
+"""The cohort's event-locked time course: subject means per bin, then a t-interval over subjects
+(for the control-adjusted change)."""
 
 from __future__ import annotations
 
@@ -42,7 +43,9 @@ def t_interval(mean: pl.Series, sd: pl.Series, n: pl.Series) -> tuple[pl.Series,
 
 
 def cohort_timecourse(timecourse: pl.DataFrame, params_hash: str) -> pl.DataFrame:
-    """The ``cohort_timecourse`` table: mean of subject means per bin with a 95% t-interval.
+    """The ``cohort_timecourse`` table: mean of subject means per bin, with a 95%
+    t-interval for the control-adjusted change (the estimand; levels and raw
+    changes are descriptive and get none).
 
     ``timecourse`` holds ``episode_timecourse`` rows of every subject made
     with one parameter set; bins without any usable value have no row.
@@ -60,5 +63,10 @@ def cohort_timecourse(timecourse: pl.DataFrame, params_hash: str) -> pl.DataFram
         .sort("anchor", "metric", "measure", "bin_start_min")
     )
     lo, hi = t_interval(cohort["mean_value"], cohort["sd"], cohort["n_subjects"])
-    out = cohort.with_columns(ci_low=lo, ci_high=hi, params_hash=pl.lit(params_hash))
+    adjusted = pl.col("measure") == "adjusted"
+    out = cohort.with_columns(ci_low=lo, ci_high=hi).with_columns(
+        pl.when(adjusted).then("ci_low").alias("ci_low"),
+        pl.when(adjusted).then("ci_high").alias("ci_high"),
+        params_hash=pl.lit(params_hash),
+    )
     return schema.conform(out, "cohort_timecourse")

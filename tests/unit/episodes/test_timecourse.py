@@ -171,6 +171,42 @@ def test_minute_hr_subject_gets_hr_but_no_ln_rmssd() -> None:
     assert bins_of(tc, "onset", 0, 10)["hr_change_bpm"].to_list() == [20.0] * 5
 
 
+def drifting_rr(days: int, drift_bpm_per_h: float, fast: tuple[float, float]) -> np.ndarray:
+    """RR over ``days`` whole days from T0: HR 60 bpm at T0's clock time rising by
+    ``drift_bpm_per_h`` per hour of the day (the same every day), +20 bpm in ``fast``."""
+    rng = np.random.default_rng(1)
+    out, t = [], 0.0
+    while t < days * 86400.0:
+        hour_of_day = (t % 86400.0) / 3600.0
+        hr = 60.0 + drift_bpm_per_h * hour_of_day + (20.0 if fast[0] <= t < fast[1] else 0.0)
+        rr = 60000.0 / hr + 25.0 * np.sin(2 * np.pi * 0.25 * t) + rng.normal(0.0, 3.0)
+        out.append(rr)
+        t += rr / 1000.0
+    return np.array(out)
+
+
+def test_the_adjusted_change_removes_a_drift_the_control_days_share() -> None:
+    # Episode on day 2 (days 1 and 3 are its controls); HR drifts +3 bpm per hour each day.
+    onset, end = ONSET + timedelta(days=1), END + timedelta(days=1)
+    beats = beats_frame("s1", drifting_rr(3, 3.0, (rel_s(onset), rel_s(end))))
+    cfg = AnalysisConfig(windows=WindowConfig(n_controls=2))
+    episodes = episodes_frame(("s1", "e1", onset, end))
+    spec = episode_windows_spec(episodes, cfg.windows)
+    rows = episode_window_metrics(beats, schema.empty("heart_rate"), spec, cfg, "h0")
+    tc = timecourse.episode_timecourse(beats, schema.empty("heart_rate"), rows, cfg, "h0")
+    assert tc.height == 2 * 75  # episode bins only
+    late = bins_of(tc, "end", 80, 90)  # ~1.6 h after the baseline: raw change ~ +5 bpm
+    assert late["hr_change_bpm"].to_numpy() == pytest.approx(3.0 * 1.6, abs=1.0)
+    assert late["adjusted_hr_change_bpm"].to_numpy() == pytest.approx(0.0, abs=0.5)
+    assert set(tc["n_controls_hr"]) == {2}
+    during = bins_of(tc, "onset", 0, 10)
+    assert during["adjusted_hr_change_bpm"].to_numpy() == pytest.approx(20.0, abs=1.5)
+    assert tc["adjusted_ln_rmssd_change"].null_count() == 0
+    alone = course(beats, episodes)  # no control days: nothing to adjust by
+    assert alone["adjusted_hr_change_bpm"].null_count() == alone.height
+    assert set(alone["n_controls_hr"]) == {0}
+
+
 def hand_course(values: dict[str, list[float]]) -> pl.DataFrame:
     """Two bins per subject's episode; ``hr_change_bpm`` from ``values``, the rest null."""
     rows = []
@@ -189,6 +225,9 @@ def hand_course(values: dict[str, list[float]]) -> pl.DataFrame:
                         "n_beats": 100,
                         "coverage": 1.0,
                         "hr_change_bpm": change + start,
+                        "adjusted_hr_change_bpm": change + start,
+                        "n_controls_hr": 1,
+                        "n_controls_ln_rmssd": 0,
                         "params_hash": "h",
                     }
                 )
@@ -201,14 +240,18 @@ def hand_course(values: dict[str, list[float]]) -> pl.DataFrame:
 def test_cohort_average_is_the_mean_of_subject_means_with_a_t_interval() -> None:
     tc = hand_course({"a": [1.0, 3.0], "b": [4.0], "c": [0.0, 1.0, 2.0]})
     per_subject = cohort_timecourse.subject_timecourse(tc)
-    assert per_subject.filter(pl.col("bin_start_min") == 0.0)["subject_mean"].to_list() == [
+    first_bin = (pl.col("bin_start_min") == 0.0) & (pl.col("measure") == "adjusted")
+    assert per_subject.filter(first_bin)["subject_mean"].to_list() == [
         2.0,
         4.0,
         1.0,
     ]
     cohort = cohort_timecourse.cohort_timecourse(tc, "h")
     assert cohort.equals(schema.conform(cohort, "cohort_timecourse"))
-    assert cohort.height == 2  # only hr change has values
+    assert cohort.height == 4  # only hr change and its adjusted value have values
+    raw = cohort.filter(pl.col("measure") == "change")
+    assert raw["ci_low"].null_count() == raw["ci_high"].null_count() == 2  # descriptive
+    cohort = cohort.filter(pl.col("measure") == "adjusted")
     row = cohort.filter(pl.col("bin_start_min") == 0.0).row(0, named=True)
     means = np.array([2.0, 4.0, 1.0])
     half = sps.t.ppf(0.975, 2) * means.std(ddof=1) / np.sqrt(3)
@@ -223,7 +266,7 @@ def test_cohort_average_is_the_mean_of_subject_means_with_a_t_interval() -> None
 
 def test_one_subject_gives_an_average_without_interval() -> None:
     cohort = cohort_timecourse.cohort_timecourse(hand_course({"a": [1.0, 3.0]}), "h")
-    row = cohort.row(0, named=True)
+    row = cohort.filter(pl.col("measure") == "adjusted").row(0, named=True)
     assert (row["n_subjects"], row["mean_value"], row["ci_low"]) == (1, 2.0, None)
     empty = cohort_timecourse.cohort_timecourse(schema.empty("episode_timecourse"), "h")
     assert empty.equals(schema.empty("cohort_timecourse"))
