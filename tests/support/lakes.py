@@ -14,12 +14,12 @@ from pathlib import Path
 import polars as pl
 
 from tearsignals import pipeline, report
-from tearsignals.config import AnalysisConfig, StatsConfig
+from tearsignals.config import AnalysisConfig
 from tearsignals.report import document, frames, methods
 from tearsignals.synth import SynthConfig, write_cohort
 
 COHORT = SynthConfig(n_subjects=3, n_days=8, seed=5, episodes_per_month=12.0, minute_hr_every=3)
-CONFIG = AnalysisConfig(stats=StatsConfig(n_boot=200))
+CONFIG = AnalysisConfig()
 
 
 @dataclass(frozen=True)

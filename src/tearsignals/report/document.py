@@ -137,10 +137,12 @@ def _timecourse_section(inputs: ReportInputs, spans: Sequence[Any]) -> Section:
     minutes = (during["window_end_utc"] - during["window_start_utc"]).dt.total_seconds() / 60
     median, shortest, longest = (float(x) for x in (minutes.median(), minutes.min(), minutes.max()))  # type: ignore[arg-type]
     caption = (
-        "Change from each episode's baseline window, mean of subject means per bin (red, 95% "
-        "t-interval over subjects), against the same change on matched control days per window "
-        "(grey band: 95% t-interval over subjects). Shaded: the analysis windows; dotted: onset "
-        f"or end. Episodes last a median {median:.0f} min (range {shortest:.0f}-{longest:.0f})."
+        "Change from each episode's baseline window, mean of subject means per bin (red; "
+        "descriptive, the time-of-day drift included), against the same change on matched "
+        "control days per window (grey band: 95% t-interval over subjects). The "
+        "control-adjusted change per bin and its 95% CI are in cohort_timecourse (measure "
+        "adjusted). Shaded: the analysis windows; dotted: onset or end. Episodes last a "
+        f"median {median:.0f} min (range {shortest:.0f}-{longest:.0f})."
     )
     svg = figures.event_locked_svg(course, controls, spans, metrics)
     return Section(
@@ -154,9 +156,9 @@ def _forest_section(inputs: ReportInputs, window_names: Sequence[str]) -> Sectio
     rows = frames.forest_rows(inputs.subject_summary, inputs.cohort_summary, metrics, windows)
     caption = (
         "Control-adjusted shift (window minus baseline, minus the same on matched control days) "
-        "per subject (blue: mean over the subject's episodes, 95% percentile bootstrap CI) and "
-        "for the cohort (red diamond: hierarchical bootstrap 95% CI); the number at the right of "
-        "each row is its episode count."
+        "per subject (blue: mean over the subject's episodes, 95% t-interval over them) and "
+        "for the cohort (red diamond: mean of subject means, 95% t-interval over subjects); the "
+        "number at the right of each row is its episode count."
     )
     svg = figures.forest_svg(rows, metrics, windows)
     return Section("forest", "Control-adjusted shifts", html.figure_html("forest", svg, caption))
@@ -166,10 +168,11 @@ def _cohort_table_section(inputs: ReportInputs, window_names: Sequence[str]) -> 
     metrics = tuple(m for m in SHIFT_METRICS if m in set(inputs.cohort_summary["metric"]))
     rows = cohort_rows(inputs.cohort_summary, window_names, metrics=metrics).select(
         "metric", "window", "n_subjects", "n_episodes", "n_excluded", "mean_shift",
-        "median_shift", "ci_low", "ci_high", "p_value", "effect_size", "excluded_reasons",
+        "median_shift", "ci_low", "ci_high", "p_value", "q_value", "family", "effect_size",
+        "excluded_reasons",
     )  # fmt: skip
     model = cohort_rows(inputs.cohort_model, window_names, metrics=metrics).filter(
-        pl.col("term") == "intercept"
+        (pl.col("model") == "base") & (pl.col("term") == "intercept")
     )
     model = model.select(
         "metric", "window", "n_subjects", "n_episodes", "estimate", "ci_low", "ci_high",
@@ -177,8 +180,9 @@ def _cohort_table_section(inputs: ReportInputs, window_names: Sequence[str]) -> 
     )  # fmt: skip
     body = (
         html.paragraph(
-            "Cohort summary of the control-adjusted shift (the primary estimand): mean over "
-            "episodes, hierarchical bootstrap 95% CI, p-value and Cohen's dz over subject means."
+            "Cohort summary of the control-adjusted shift (the estimand): mean of subject means, "
+            "95% t-interval, p-value and Cohen's dz over subject means, q-value within the "
+            "row's family of the analysis plan."
         )
         + html.table_html("cohort_summary", rows, _SHIFT_FORMATS)
         + "<h3>Mixed model (random intercept per subject): average control-adjusted shift</h3>"

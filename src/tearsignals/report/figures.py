@@ -112,7 +112,7 @@ def event_locked_svg(
     """Cohort change from baseline around onset and end, one row per metric.
 
     ``course`` holds ``cohort_timecourse`` rows (``measure == "change"`` is
-    drawn: mean of subject means, its 95% CI as a band); ``controls`` the
+    drawn: mean of subject means, descriptive, without an interval); ``controls`` the
     matched control days' shift per window (:func:`tearsignals.report.frames.control_bands`),
     drawn as a grey band over each window's span; the windows are shaded.
     """
@@ -142,9 +142,6 @@ def event_locked_svg(
                 "bin_start_min"
             )
             mid = ((curve["bin_start_min"] + curve["bin_end_min"]) / 2).to_numpy()
-            lo = curve["ci_low"].fill_null(np.nan).to_numpy()
-            hi = curve["ci_high"].fill_null(np.nan).to_numpy()
-            ax.fill_between(mid, lo, hi, color=EPISODE_COLOUR, alpha=0.2, lw=0, label="95% CI")
             ax.plot(mid, curve["mean_value"].to_numpy(), color=EPISODE_COLOUR, lw=1.4,
                     label="episodes: mean of subject means")  # fmt: skip
             ax.set_title(f"{metric_label(metric)}: change from baseline, around {anchor}")

@@ -127,28 +127,49 @@ def estimand_text(cfg: AnalysisConfig) -> str:
     )
 
 
+def _families_text(cfg: AnalysisConfig) -> str:
+    """The plan's primary outcome and secondary families, as a sentence part."""
+    s = cfg.stats
+    declared = "; ".join(
+        f"{f.name}: {', '.join(f.metrics)}"
+        + (f" in {', '.join(f.windows)}" if f.windows is not None else " in every window")
+        for f in s.families
+    )
+    return (
+        f"The primary outcome was the control-adjusted {s.primary.metric} shift in "
+        f"{s.primary.window} (a family of one); secondary families ({declared or 'none'}) and "
+        "the remaining adjusted rows (exploratory) were each corrected by Benjamini-Hochberg FDR"
+    )
+
+
 def statistics_text(cfg: AnalysisConfig) -> str:
     """How subject and cohort estimates, the model and the time course were computed."""
     s = cfg.stats
     tc = s.timecourse
-    family = ", ".join(s.model_metrics)
+    moderators = (
+        f"; moderators ({', '.join(s.moderators)}) came from a second model, whose within-person "
+        f"intensity slope was random where at least {s.random_slope_min_subjects} subjects had "
+        "three or more episodes of differing intensity"
+        if s.moderators
+        else ""
+    )
+    covariates = (
+        f"; a third model took the adjusted shifts of {', '.join(s.covariates)} in the same "
+        "window as covariates"
+        if s.covariates
+        else ""
+    )
     return (
-        "Per subject: mean shift with a percentile bootstrap CI over episodes. Cohort: mean over "
-        f"episodes with a 95 % hierarchical percentile bootstrap CI ({s.n_boot} resamples of "
-        f"subjects, then episodes within them; seed {s.seed}); p-value and Cohen's dz from a "
-        "one-sample t-test of subject means. A linear mixed model with a random intercept per "
-        f"subject (REML, t-based CI with between-within degrees of freedom) was fitted per "
-        f"window and metric ({family}), with Benjamini-Hochberg FDR over that family"
-        + (
-            f"; moderators ({', '.join(s.moderators)}) came from a second model per window and "
-            "metric"
-            if s.moderators
-            else ""
-        )
-        + ". The "
+        "Raw shifts are descriptive only. Per subject: mean adjusted shift with a 95 % "
+        "t-interval over the subject's episodes. Cohort: the mean of subject means with a 95 % "
+        "t-interval and a one-sample t-test over subject means (the subject as the unit) and "
+        f"Cohen's dz. {_families_text(cfg)}. A linear mixed model with a random intercept per "
+        "subject (REML, t-based CI with between-within degrees of freedom) was fitted per "
+        f"declared window and metric{moderators}{covariates}. The "
         f"event-locked time course used {tc.bin_min:g}-min bins from {tc.start_min:g} to "
-        f"{tc.end_min:g} min around onset and end, averaged per subject, with a 95 % t-interval "
-        "over subject means."
+        f"{tc.end_min:g} min around onset and end, the same clock-time bins on the matched "
+        "control days, averaged per subject, with a 95 % t-interval over subject means of the "
+        "control-adjusted change."
     )
 
 

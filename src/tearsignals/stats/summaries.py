@@ -42,7 +42,7 @@ Examples
 >>> import numpy as np
 >>> lo, hi, p = t_inference(np.array([2.0]), np.array([0.5]), np.array([9.0]))
 >>> round(float(lo[0]), 3), round(float(hi[0]), 3), round(float(p[0]), 4)
-(0.869, 3.131, 0.0032)
+(0.869, 3.131, 0.0031)
 """
 
 from __future__ import annotations

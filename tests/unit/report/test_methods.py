@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tearsignals.config import AnalysisConfig, CleaningConfig, StatsConfig, WindowConfig
+from tearsignals.config import AnalysisConfig, CleaningConfig, Outcome, StatsConfig, WindowConfig
 from tearsignals.report import methods
 
 COHORT = methods.Cohort(n_subjects=4, n_episodes=17, n_control_days=40)
@@ -22,7 +22,7 @@ def test_the_paragraph_follows_the_parameters() -> None:
     cfg = AnalysisConfig(
         windows=WindowConfig(post_bins_min=((0, 30), (30, 90)), n_controls=5),
         cleaning=CleaningConfig(method="median", max_successive_change=0.25),
-        stats=StatsConfig(n_boot=500, moderators=()),
+        stats=StatsConfig(moderators=(), primary=Outcome(metric="ln_rmssd", window="post_30_90")),
     )
     text = methods.methods_text(_document(cfg), COHORT)
     assert "17 episodes of 4 subjects and 40 matched control days" in text
@@ -31,7 +31,9 @@ def test_the_paragraph_follows_the_parameters() -> None:
     assert "baseline [-10, -5) min from the onset" in text
     assert "more than 25 % from the median of 11 neighbouring intervals were rejected" in text
     assert "Lipponen" not in text and "moderators" not in text
-    assert "up to 5 matched control days" in text and "500 resamples" in text
+    assert "up to 5 matched control days" in text
+    assert "control-adjusted ln_rmssd shift in post_30_90 (a family of one)" in text
+    assert "heart_rate: mean_hr_bpm in every window" in text
     assert "tearsignals 9.8.7 (analysis)" in text
 
 
@@ -56,4 +58,4 @@ def test_the_parameters_table_has_every_stored_parameter() -> None:
     shown = dict(rows)
     assert shown["windows.post_bins_min"] == "[[0.0, 20.0], [20.0, 60.0], [60.0, 90.0]]"
     assert shown["stats.timecourse.bin_min"] == "2.0"
-    assert shown["stats.model_windows"] == "null"
+    assert shown["stats.primary.window"] == "post_60_90"
