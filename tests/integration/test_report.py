@@ -208,8 +208,10 @@ def test_further_cohort_tables_get_a_section_only_when_they_hold_rows(
     desk_lake: AnalysedLake,
 ) -> None:
     inputs = document.read_inputs(desk_lake.lake, desk_lake.params_hash)
-    assert all(frame.is_empty() for _, frame in inputs.other_tables.values())
-    assert 'id="sensitivity"' not in desk_lake.report.read_text()
+    holding = {t for t, (_, frame) in inputs.other_tables.items() if not frame.is_empty()}
+    assert holding == {"subject_effects"}  # written by every analysis; sensitivity on request
+    page = desk_lake.report.read_text()
+    assert 'id="subject_effects"' in page and 'id="sensitivity"' not in page
     rows = pl.DataFrame({"variant": ["jitter -5 min", "median cleaning"], "estimate": [0.17, 0.19]})
 
     def sections(frame: pl.DataFrame) -> dict[str, str]:
@@ -249,7 +251,10 @@ def test_docs_outputs_md_describes_every_section_and_path(episode_page: Path) ->
         for line in outputs_doc.REPORTS_SECTION.splitlines()
         if line.startswith("| ") and not line.startswith("| section")
     ]
-    titles = re.findall(r"<h2>([^<]*)</h2>", episode_page.read_text())
+    further = {t.replace("_", " ").capitalize() for t in document.other_cohort_tables()}
+    titles = [
+        t for t in re.findall(r"<h2>([^<]*)</h2>", episode_page.read_text()) if t not in further
+    ]
     assert titles and all(any(d.startswith(t.split()[0]) for d in documented) for t in titles)
     assert [d for d in documented if not d.startswith("(")] == [
         t if not t.startswith("Episode") else "Episode (with `--episode`)" for t in titles

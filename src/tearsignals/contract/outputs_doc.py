@@ -81,12 +81,12 @@ text. Elements carry `data-figure`, `data-table` and `data-column` attributes fo
 | section | what it shows | from |
 |---|---|---|
 | Episode (with `--episode`) | RR tachogram (minute heart rate where there are no beats) of the episode and of each matched control day at the same clock time, each day's windows shaded (hatched: graded poor or none); the windows' metrics and the episode's shifts | `episode_windows`, `episode_shifts`, `beats`, `heart_rate` |
-| Event-locked time course | for each metric of the time course, the change from baseline around onset and around end: mean of subject means per bin with its 95% t-interval; the matched control days' shift per window (mean of subject means, 95% t-interval) as a grey band over the window; the windows shaded | `cohort_timecourse`, `episode_shifts` |
-| Control-adjusted shifts | forest plot of the primary estimand for HR and ln RMSSD in every window: each subject (mean over its episodes, percentile bootstrap CI) and the cohort (hierarchical bootstrap CI), with the number of episodes | `subject_summary`, `cohort_summary` |
+| Event-locked time course | for each metric of the time course, the change from baseline around onset and around end: mean of subject means per bin (descriptive: the control-adjusted change and its 95% CI are in `cohort_timecourse`, measure `adjusted`); the matched control days' shift per window (mean of subject means, 95% t-interval) as a grey band over the window; the windows shaded | `cohort_timecourse`, `episode_shifts` |
+| Control-adjusted shifts | forest plot of the estimand for HR and ln RMSSD in every window: each subject (mean over its episodes, t-interval over them) and the cohort (mean of subject means, t-interval over subjects), with the number of episodes | `subject_summary`, `cohort_summary` |
 | Data yield | subjects x UTC days coloured by hours with data (clock minutes holding a beat or heart-rate sample), days with analysed episodes marked; days, hours and episodes per subject | `beats`, `heart_rate`, `episodes` |
 | Quality ledger | episode and control windows by grade and reason; beats corrected per window name (Lipponen classes, share of beats) | `episode_windows` |
-| Cohort table | the control-adjusted rows of the cohort summary; the mixed model's average control-adjusted shift with q-values | `cohort_summary`, `cohort_model` |
-| (further cohort tables) | every other unpartitioned gold table with rows for the parameter set (e.g. sensitivity runs, power), as a table headed by its schema description; absent when the lake holds none | its table |
+| Cohort table | the control-adjusted rows of the cohort summary with their family and q-value; the base mixed model's average control-adjusted shift with q-values | `cohort_summary`, `cohort_model` |
+| (further cohort tables) | every other unpartitioned gold table with rows for the parameter set (e.g. per-subject estimates, sensitivity runs, power), as a table headed by its schema description; absent when the lake holds none | its table |
 | Methods and parameters | a methods paragraph generated from the stored parameters (windows, cleaning, quality, spectrum, estimand and controls, statistics, software versions) and every stored parameter | `_analysis_params/<params_hash>.json` |
 """
 

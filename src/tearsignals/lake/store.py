@@ -336,9 +336,15 @@ def write_params(lake: Path, params_hash: str, document: dict[str, Any]) -> Path
 
 
 def write_plan(lake: Path, params_hash: str, text: str) -> Path:
-    """Write the analysis plan behind ``params_hash`` beside its parameters (atomic)."""
+    """Write the analysis plan behind ``params_hash`` beside its parameters (atomic).
+
+    The plan is fixed by its hash, so a plan already in the lake is left as it is.
+    """
     _params_path(lake, params_hash)  # the same check of the hash
-    return write_bytes_atomic(text.encode(), layout.analysis_plan_path(lake, params_hash))
+    target = layout.analysis_plan_path(lake, params_hash)
+    if target.is_file():
+        return target
+    return write_bytes_atomic(text.encode(), target)
 
 
 def read_params(lake: str | Path, params_hash: str) -> dict[str, Any]:
