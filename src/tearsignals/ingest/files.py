@@ -1,12 +1,15 @@
-"""Ingest one inbox file into the silver lake: detect, parse, plan, write.
+"""Ingest one inbox file into the silver lake: detect, read in batches, plan, write.
 
-The file is parsed by its adapter (:func:`tearsignals.ingest.adapters.parse_file`)
-and planned against the committed rows of the lake (:mod:`tearsignals.ingest.plan`:
-ids, the one cast, row rules, the great-expectations gate, key resolution);
-this module writes the plan. A file is committed when its ``_ingest_log``
-entry exists; that entry is written last, so a crash before it leaves the file
-to be processed again by the next run (part files are named by file_id, so the
-retry overwrites them).
+The file is read by its adapter as batches
+(:meth:`tearsignals.ingest.adapters.base.Adapter.read`: one for small formats,
+bounded ones for large exports) and each batch is planned against the
+committed rows of the lake (:mod:`tearsignals.ingest.plan`: ids, the one cast,
+row rules, the great-expectations gate, key resolution) and written as part
+files of its own (``<file_id>``, ``<file_id>.00001``, ...), so memory holds one
+batch. A file is committed when its ``_ingest_log`` entry exists; that entry
+is written last, after every batch, so a crash before it leaves parts no
+reader sees (readers take committed files only) and the file to be processed
+again by the next run, which first removes them.
 
 Accounting per file: ``rows_in = rows_ok + rows_quarantined + rows_duplicate +
 rows_skipped``.
@@ -50,7 +53,7 @@ from tearsignals.errors import InputError
 from tearsignals.ingest import adapters
 from tearsignals.ingest.adapters.base import Adapter, Context, Parsed
 from tearsignals.ingest.adapters.rr_text import SIDECAR_SUFFIXES
-from tearsignals.ingest.plan import FilePlan, file_plan
+from tearsignals.ingest.plan import FilePlan, FileTotals, file_plan
 from tearsignals.ingest.profile import PROFILE_NAME, ProfileFile, read_profile
 from tearsignals.lake import layout, privacy, store
 
@@ -73,16 +76,15 @@ class FileReport:
     context_sha256: str | None = None
 
     @classmethod
-    def of_plan(
-        cls, plan: FilePlan, subject_id: str, file_id: str, path: str, context_sha256: str | None
+    def of_totals(
+        cls, totals: FileTotals, subject_id: str, file_id: str, path: str, context: str | None
     ) -> FileReport:
-        """The report of an ingested file from its plan."""
+        """The report of an ingested file from its batches' totals."""
         counts = (
-            plan.rows_in, plan.rows_ok, plan.rows_quarantined, plan.rows_duplicate, plan.rows_skipped
+            totals.rows_in, totals.rows_ok, totals.rows_quarantined, totals.rows_duplicate,
+            totals.rows_skipped,
         )  # fmt: skip
-        return cls(
-            subject_id, file_id, path, plan.format, *counts, "ingested", None, context_sha256
-        )
+        return cls(subject_id, file_id, path, totals.format, *counts, "ingested", None, context)
 
     @classmethod
     def refused(
@@ -152,15 +154,17 @@ def context_sha256(path: Path, adapter: Adapter | None, profile: ProfileFile | N
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest() if parts else None
 
 
-def reading_context(path: Path, adapter: Adapter, profile: ProfileFile | None) -> Context:
+def reading_context(
+    path: Path, adapter: Adapter, profile: ProfileFile | None, scratch: Path | None = None
+) -> Context:
     """The :class:`Context` ``adapter`` reads ``path`` in (InputError if its profile is invalid)."""
     if not adapter.reads_profile or profile is None:
-        return Context()
+        return Context(scratch=scratch)
     if profile.profile is None:
         raise InputError(
             f"{path.name}: the subject profile is needed and invalid: {profile.problem}"
         )
-    return Context(zones=profile.profile.local_zones())
+    return Context(zones=profile.profile.local_zones(), scratch=scratch)
 
 
 def _logged(lake: Path, subject_id: str, file_id: str) -> dict[str, object] | None:
@@ -207,25 +211,53 @@ def ingest_file(
     context = context_sha256(path, adapter, profile)
     if _is_current(lake, stored_id, file_id, rel, context):
         return None
+    store.remove_file_parts(lake, stored_id, file_id)  # left by an interrupted attempt
     try:
         if adapter is None:
             raise refusal
-        parsed = adapter.parse(path, reading_context(path, adapter, profile))
+        scratch = store.ensure_dir(layout.scratch_dir(lake))
+        batches = adapter.read(path, reading_context(path, adapter, profile, scratch))
+        totals, replays = _written(lake, folder, adapter.name, batches, stored_id, file_id)
     except InputError as err:
+        store.remove_file_parts(lake, stored_id, file_id)  # batches written before the error
         status = "unknown_format" if isinstance(err, adapters.UnknownFormat) else "rejected"
         detail = privacy.stored_path(str(err), subject_id, stored_id)
-        return _commit(
-            lake, FileReport.refused(stored_id, file_id, rel, status, detail, context), []
-        )
-    plan, replays = _planned(lake, folder, adapter.name, parsed, stored_id, file_id)
+        return _commit(lake, FileReport.refused(stored_id, file_id, rel, status, detail, context))
     for withdrawn in replays:
         store.uncommit(lake, stored_id, withdrawn)
     if replays:
         store.fault_point("ingest.after_uncommit")
-    report = _ingested(lake, plan, FileReport.of_plan(plan, stored_id, file_id, rel, context))
+    store.write_json_atomic(totals.validation, layout.validation_path(lake, file_id))
+    report = _commit(lake, FileReport.of_totals(totals, stored_id, file_id, rel, context))
     for source in replays.values():
         ingest_file(lake, inbox, subject_id, source, key=key)
     return report
+
+
+def _written(
+    lake: Path,
+    folder: Path,
+    format_name: str,
+    batches: Iterator[Parsed],
+    subject_id: str,
+    file_id: str,
+) -> tuple[FileTotals, dict[str, Path]]:
+    """Plan and write each batch as part files of its own; the totals and the displaced files.
+
+    The parts stay invisible until the file's log entry is written.
+    """
+    totals, replays = FileTotals(format_name), {}
+    for number, parsed in enumerate(batches):
+        plan, displaced = _planned(lake, folder, format_name, parsed, subject_id, file_id)
+        replays.update(displaced)
+        part = layout.batch_part(file_id, number)
+        for table, outcome in plan.tables.items():
+            if outcome.accepted.height:
+                store.write_part(lake, table, outcome.accepted, subject_id, part)
+        if plan.quarantined.height:
+            store.write_part(lake, "quarantine", plan.quarantined, subject_id, part)
+        totals.add(plan)
+    return totals, replays
 
 
 def _profile_logged(
@@ -241,7 +273,7 @@ def _profile_logged(
     problem = None if profile is None else profile.problem
     status = STATUS_PROFILE if problem is None else "rejected"
     report = FileReport.refused(subject_id, file_id, path, status, problem, None, PROFILE_FORMAT)
-    return _commit(lake, report, [])
+    return _commit(lake, report)
 
 
 def _planned(
@@ -270,29 +302,11 @@ def _file_with_id(folder: Path, file_id: str) -> Path | None:
     return None
 
 
-def _ingested(lake: Path, plan: FilePlan, report: FileReport) -> FileReport:
-    """Write a planned file's validation record, then commit its parts and log entry."""
-    parts = [(t, o.accepted) for t, o in plan.tables.items() if o.accepted.height]
-    if plan.quarantined.height:
-        parts.append(("quarantine", plan.quarantined))
-    validation = {t: o.validation for t, o in plan.tables.items()}
-    store.write_json_atomic(validation, layout.validation_path(lake, report.file_id))
-    return _commit(lake, report, parts)
+def _commit(lake: Path, report: FileReport) -> FileReport:
+    """Write the ingest-log entry that marks the file (its parts written) committed.
 
-
-def _commit(lake: Path, report: FileReport, parts: list[tuple[str, pl.DataFrame]]) -> FileReport:
-    """Write the part files, then the ingest-log entry that marks the file committed.
-
-    Parts of this file left from an earlier attempt in tables it no longer
-    writes are removed, and a file that added rows marks its subject for
-    re-analysis, both before the log entry.
+    A file that added rows marks its subject for re-analysis first.
     """
-    for table, frame in parts:
-        store.write_part(lake, table, frame, report.subject_id, report.file_id)
-    written = {table for table, _ in parts}
-    for table in store.file_parted_tables():
-        if table not in written:
-            store.remove_part(lake, table, report.subject_id, report.file_id)
     if report.rows_ok:
         store.mark_pending_analysis(lake, report.subject_id)
     store.fault_point("ingest.before_log")

@@ -12,9 +12,11 @@ which prints it):
 2. :func:`table_outcome`: row rules (:mod:`tearsignals.ingest.validate`), the
    great-expectations gate (a failing batch is quarantined whole), then the
    natural keys resolved against the committed rows of a lake, when one is given.
-3. :func:`file_plan`: every table of the file plus the adapter's rejects and
-   skipped records, with the accounting ``rows_in = rows_ok + rows_quarantined +
-   rows_duplicate + rows_skipped`` checked.
+3. :func:`file_plan`: every table of a batch of the file (a small file is one
+   batch, see :mod:`tearsignals.ingest.adapters.base`) plus the adapter's
+   rejects and skipped records, with the accounting ``rows_in = rows_ok +
+   rows_quarantined + rows_duplicate + rows_skipped`` checked;
+   :class:`FileTotals` adds up the batches of a file.
 
 Rows that share a natural key with a row of a committed file: an exact copy
 (same values) is a duplicate and the stored row stays; different values are a
@@ -39,7 +41,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -300,3 +302,26 @@ def file_plan(
     if plan.rows_in != accounted:
         raise AssertionError(f"{format_name} file {file_id}: row accounting does not add up")
     return plan
+
+
+@dataclass
+class FileTotals:
+    """A file's batches added up: what its ``_ingest_log`` row counts, and each batch's gate result."""
+
+    format: str
+    rows_in: int = 0
+    rows_ok: int = 0
+    rows_quarantined: int = 0
+    rows_duplicate: int = 0
+    rows_skipped: int = 0
+    validation: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def add(self, plan: FilePlan) -> None:
+        """Count one more batch's plan."""
+        self.rows_in += plan.rows_in
+        self.rows_ok += plan.rows_ok
+        self.rows_quarantined += plan.rows_quarantined
+        self.rows_duplicate += plan.rows_duplicate
+        self.rows_skipped += plan.rows_skipped
+        for table, outcome in plan.tables.items():
+            self.validation.setdefault(table, []).append(outcome.validation)

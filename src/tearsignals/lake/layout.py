@@ -4,7 +4,8 @@
 
     LAKE/
       <table>/subject_id=<id>/<part>.parquet   subject-partitioned tables (hive folders;
-                                               silver parts are named by file_id,
+                                               silver parts are named by file_id, a
+                                               file's later batches <file_id>.<00001>,
                                                gold partitions hold one part-0)
       <table>/part-0.parquet                   unpartitioned tables (the cohort tables)
       validation/<file_id>.json                great-expectations result of each input file
@@ -14,6 +15,7 @@
       reports/<params_hash>/report.html        the cohort report of a parameter set
       reports/<params_hash>/episode-<id>.html  a report with one episode's panel
       _pseudonymisation.json                   whether subject ids are pseudonymised
+      _scratch/                                what a batching adapter spills while reading
       .lock                                    the writers' lock file
       **/.<name>.<32 hex>.tmp                  an atomic write in progress (or killed)
 
@@ -56,6 +58,7 @@ PARAMS_GLOB = f"*{PARAMS_SUFFIX}"
 REPORTS_DIR = "reports"
 REPORT_FILE = "report.html"
 PSEUDONYM_MARKER = "_pseudonymisation.json"
+SCRATCH_DIR = "_scratch"
 LOCK_FILE = ".lock"
 PART_GLOB = f"*{PART_SUFFIX}"
 PARTITION_GLOB = f"{PARTITION_COLUMN}=*"
@@ -64,6 +67,8 @@ VALIDATION_GLOB = "*.json"
 TEMP_GLOB = ".*.tmp"
 _SUBJECT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 _TEMP_RE = re.compile(r"^\..+\.[0-9a-f]{32}\.tmp$")
+_BATCH_RE = re.compile(r"\.[0-9]{5}$")
+BATCH_DIGITS = 5
 
 
 def safe_subject_id(name: str) -> str:
@@ -112,6 +117,34 @@ def partition_subject(partition: Path) -> str:
 def part_name(path: Path) -> str:
     """The part name of a part file (a silver part's name is its input file's ``file_id``)."""
     return path.name.removesuffix(PART_SUFFIX)
+
+
+def batch_part(file_id: str, batch: int) -> str:
+    """The part name of batch ``batch`` (0-based) of an input file: its ``file_id``, then ``.00001``...
+
+    >>> batch_part("ab12", 0), batch_part("ab12", 3)
+    ('ab12', 'ab12.00003')
+    """
+    return file_id if batch == 0 else f"{file_id}.{batch:0{BATCH_DIGITS}d}"
+
+
+def part_file_id(path: Path) -> str:
+    """The ``file_id`` of the input file a silver part file holds rows of.
+
+    >>> part_file_id(Path("ab12.00003.parquet")), part_file_id(Path("ab12.parquet"))
+    ('ab12', 'ab12')
+    """
+    return _BATCH_RE.sub("", part_name(path))
+
+
+def file_part_globs(file_id: str) -> tuple[str, str]:
+    """Glob patterns of every part file of input file ``file_id`` in a partition."""
+    return f"{file_id}{PART_SUFFIX}", f"{file_id}.{'[0-9]' * BATCH_DIGITS}{PART_SUFFIX}"
+
+
+def scratch_dir(lake: Path) -> Path:
+    """Where batching adapters spill while reading a file (emptied by the next writer)."""
+    return lake / SCRATCH_DIR
 
 
 def validation_dir(lake: Path) -> Path:

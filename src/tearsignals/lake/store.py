@@ -40,6 +40,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -241,6 +242,24 @@ def remove_part(lake: Path, table: str, subject_id: str, part: str) -> bool:
     target.unlink()
     _fsync_dir(target.parent)
     return True
+
+
+def remove_file_parts(lake: Path, subject_id: str, file_id: str) -> int:
+    """Delete every part (all batches, every silver table but the log) of one input file.
+
+    For a file that is not committed (its parts are invisible to readers):
+    what an earlier, interrupted or failed attempt left. Returns the count.
+    """
+    removed = 0
+    for table in file_parted_tables():
+        folder = layout.partition_dir(lake, table, subject_id)
+        parts = [p for pattern in layout.file_part_globs(file_id) for p in folder.glob(pattern)]
+        for path in parts:
+            path.unlink()
+        if parts:
+            _fsync_dir(folder)
+        removed += len(parts)
+    return removed
 
 
 def replace_partition(lake: Path, table: str, df: pl.DataFrame, subject_id: str) -> Path:
@@ -446,8 +465,7 @@ def uncommit(lake: Path, subject_id: str, file_id: str) -> None:
     part-way leaves it to the next run, like any file without a log entry.
     """
     remove_part(lake, "_ingest_log", subject_id, file_id)
-    for table in file_parted_tables():
-        remove_part(lake, table, subject_id, file_id)
+    remove_file_parts(lake, subject_id, file_id)
 
 
 def temp_litter(lake: Path) -> list[Path]:
@@ -466,7 +484,7 @@ def uncommitted_files(lake: Path) -> list[Path]:
         for table in file_parted_tables()
         for subject_id in subjects_in(lake, table)
         for path in _part_files(lake, table, [subject_id])
-        if (subject_id, layout.part_name(path)) not in committed
+        if (subject_id, layout.part_file_id(path)) not in committed
     ]
     validation = layout.validation_dir(lake)
     if validation.is_dir():
@@ -476,7 +494,7 @@ def uncommitted_files(lake: Path) -> list[Path]:
 
 
 def remove_uncommitted(lake: Path) -> int:
-    """Delete temp litter and uncommitted parts; the number of files removed.
+    """Delete temp litter, uncommitted parts and scratch leftovers; the number removed.
 
     Only safe while holding the lake's writer lock (no other writer is
     running). The input files stay in the inbox, so the run that follows
@@ -485,7 +503,14 @@ def remove_uncommitted(lake: Path) -> int:
     doomed = temp_litter(lake) + uncommitted_files(lake)
     for path in doomed:
         path.unlink(missing_ok=True)
-    return len(doomed)
+    scratch = layout.scratch_dir(lake)
+    leftovers = sorted(scratch.iterdir()) if scratch.is_dir() else []
+    for leftover in leftovers:
+        if leftover.is_dir():
+            shutil.rmtree(leftover)
+        else:
+            leftover.unlink()
+    return len(doomed) + len(leftovers)
 
 
 def mark_pending_analysis(lake: Path, subject_id: str) -> None:

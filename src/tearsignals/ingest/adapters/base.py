@@ -1,10 +1,21 @@
-"""What every format adapter returns, and the shape of a rejected row."""
+"""What every format adapter returns, and the shape of a rejected row.
+
+An adapter reads a file as one or more *batches* (:meth:`Adapter.read`), each a
+:class:`Parsed`. A small format is one batch (its ``parse``); a format whose
+files grow without bound (Apple Health exports of several GB) yields bounded
+batches (its ``batches``), so ingest holds one batch at a time. The batch
+contract, checked by :func:`in_order`: the rows of a table in a later batch
+lie strictly after (``t_utc``) every row of that table in earlier batches, so
+the checks ingest makes per batch (duplicates, natural keys, time order) are
+those it would make on the whole file. Episodes come from one-batch formats.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import polars as pl
@@ -92,9 +103,13 @@ class Context:
     ``zones``: the subject's local zone over time, from the subject profile
     (:mod:`tearsignals.ingest.profile`), for local times the data give no
     offset or zone for; ``None`` without a profile (such times are refused).
+    ``scratch``: a private folder where a batching adapter may spill what it
+    has read until it can emit it in order (ingest gives one inside the lake,
+    cleaned after a crash); ``None``: the system's temporary folder.
     """
 
     zones: LocalZones | None = None
+    scratch: Path | None = None
 
 
 NO_CONTEXT = Context()
@@ -106,9 +121,59 @@ class Adapter:
 
     ``reads_profile``: the format may hold local times without offset, so its
     reading depends on the subject profile (``parse`` uses ``Context.zones``).
+    ``batches``, for formats whose files can be larger than memory: the file
+    as bounded batches in the order of the batch contract (module docstring);
+    ``parse`` is then their :func:`whole`.
     """
 
     name: str
     sniff: Callable[[bytes, Path], bool]
     parse: Callable[[Path, Context], Parsed]
     reads_profile: bool = False
+    batches: Callable[[Path, Context], Iterator[Parsed]] | None = None
+
+    def read(self, path: Path, context: Context = NO_CONTEXT) -> Iterator[Parsed]:
+        """The file as batches: ``batches`` when the format has them, else ``parse`` as one."""
+        if self.batches is not None:
+            return in_order(self.batches(path, context))
+        return iter([self.parse(path, context)])
+
+
+def _time_span(frame: pl.DataFrame) -> tuple[datetime, datetime] | None:
+    if "t_utc" not in frame.columns or frame.is_empty():
+        return None
+    times = pl.col("t_utc")
+    first, last = frame.select(times.min().alias("first"), times.max().alias("last")).row(0)
+    return first, last
+
+
+def in_order(batches: Iterable[Parsed]) -> Iterator[Parsed]:
+    """``batches``, checked against the batch contract (AssertionError: an adapter defect)."""
+    latest: dict[str, datetime] = {}
+    for batch in batches:
+        for table, frame in batch.frames.items():
+            span = _time_span(frame)
+            if span is None:
+                continue
+            if table in latest and not span[0] > latest[table]:
+                raise AssertionError(f"{table}: a batch starts before the previous one ended")
+            latest[table] = span[1]
+        yield batch
+
+
+def whole(batches: Iterable[Parsed]) -> Parsed:
+    """One :class:`Parsed` holding every batch (for tests, and the ``parse`` of batching formats)."""
+    frames: dict[str, list[pl.DataFrame]] = {}
+    rejects, duplicates, skipped = [], 0, Counter[str]()
+    for batch in batches:
+        for table, frame in batch.frames.items():
+            frames.setdefault(table, []).append(frame)
+        rejects.append(batch.rejects)
+        duplicates += batch.duplicates
+        skipped.update(batch.skipped)
+    return Parsed(
+        frames={table: pl.concat(parts) for table, parts in frames.items()},
+        rejects=pl.concat(rejects) if rejects else no_rejects(),
+        duplicates=duplicates,
+        skipped=skipped,
+    )

@@ -17,6 +17,7 @@ from tearsignals.ingest.adapters.apple_health.rows import (
 )
 from tearsignals.ingest.adapters.apple_health.scan import Found
 from tearsignals.ingest.adapters.apple_health.sources import Sources
+from tearsignals.ingest.adapters.apple_health.spill import Spill
 from tearsignals.ingest.adapters.apple_health.typed import VALUE_SCHEMA
 
 BATCH_ROWS = 50_000
@@ -59,18 +60,20 @@ def _typed_parts(pending: dict[str, pl.DataFrame]) -> tuple[Typed, pl.DataFrame]
 
 
 class Collected:
-    """Rows of the segments read so far: raw frames pending, typed parts converted in batches.
+    """Rows of the segments read so far: raw frames pending, typed rows converted in batches.
 
     Converting per segment would pay polars' fixed per-query cost hundreds of
     times per GB; converting everything at the end would hold the raw text. A
-    batch of about :data:`BATCH_ROWS` records is the middle way. ``ledger``
-    holds the beat-list clock of each HRV record (one small row per record).
+    batch of about :data:`BATCH_ROWS` records is the middle way. Accepted typed
+    rows go to ``spill`` (by month, :mod:`.spill`); rejects stay here, and
+    ``ledger`` holds the beat-list clock of each HRV record (one small row per
+    record).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, spill: Spill, stats: ScanStats) -> None:
         self.sources = Sources()
-        self.stats = ScanStats()
-        self.parts: dict[str, list[pl.DataFrame]] = {t: [] for t in VALUE_SCHEMA}
+        self.stats = stats
+        self.spill = spill
         self.rejects: dict[str, list[pl.DataFrame]] = {t: [] for t in VALUE_SCHEMA}
         self.pending: dict[str, list[pl.DataFrame]] = {k: [] for k in _PENDING}
         self.pending_rows = 0
@@ -105,7 +108,7 @@ class Collected:
         self.pending_rows = 0
         parts, ledger = _typed_parts(pending)
         for table, (good, rejects) in parts.items():
-            self.parts[table].append(good)
+            self.spill.add(table, good)
             if rejects.height:
                 self.rejects[table].append(rejects)
         if ledger.height:

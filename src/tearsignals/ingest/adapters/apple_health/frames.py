@@ -1,6 +1,13 @@
-"""The whole file's frames: row numbers, one row per instant by source priority, table columns."""
+"""The file's batches: row numbers, one row per instant by source priority, table columns.
+
+Batches are groups of consecutive months (:meth:`.spill.Spill.month_groups`) in
+time order, holding every table's rows of those months; the rejects come last,
+in a batch of their own (:func:`batches`).
+"""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import polars as pl
 
@@ -8,26 +15,32 @@ from tearsignals.contract import schema
 from tearsignals.ingest.adapters.apple_health.beats import LEDGER_SCHEMA
 from tearsignals.ingest.adapters.apple_health.collect import Collected
 from tearsignals.ingest.adapters.apple_health.records import NAME, ORIGIN
-from tearsignals.ingest.adapters.apple_health.typed import REJECT_ROWS, VALUE_SCHEMA, good_schema
+from tearsignals.ingest.adapters.apple_health.typed import REJECT_ROWS, VALUE_SCHEMA
 from tearsignals.ingest.adapters.base import Parsed, as_rejects
 
+ROWS_PER_BATCH = 250_000
 
-def _numbered(
-    table: str, good: pl.DataFrame, bad: pl.DataFrame
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """``row_number``: the record ordinal, or for beats the position in time order, rejects last."""
+
+def _numbered(table: str, good: pl.DataFrame, beats_before: int) -> pl.DataFrame:
+    """``row_number``: the record ordinal, or for beats the position in the file's time order.
+
+    ``beats_before``: the beats of earlier batches (which all lie earlier in time).
+    """
     if table != "beats":
-        return (
-            good.with_columns(row_number=pl.col("ordinal")),
-            bad.with_columns(row_number=pl.col("ordinal")),
-        )
-    good = good.sort("t_utc", "ordinal", "pos").with_columns(
-        row_number=pl.int_range(1, pl.len() + 1, dtype=pl.Int64)
+        return good.with_columns(row_number=pl.col("ordinal"))
+    first = beats_before + 1
+    return good.sort("t_utc", "ordinal", "pos").with_columns(
+        row_number=pl.int_range(first, first + pl.len(), dtype=pl.Int64)
     )
-    bad = bad.sort("ordinal", "pos").with_columns(
-        row_number=pl.int_range(good.height + 1, good.height + pl.len() + 1, dtype=pl.Int64)
+
+
+def _numbered_rejects(table: str, bad: pl.DataFrame, beats: int) -> pl.DataFrame:
+    """Rejects' ``row_number``: the record ordinal, or for beats after the file's ``beats``."""
+    if table != "beats":
+        return bad.with_columns(row_number=pl.col("ordinal"))
+    return bad.sort("ordinal", "pos").with_columns(
+        row_number=pl.int_range(beats + 1, beats + pl.len() + 1, dtype=pl.Int64)
     )
-    return good, bad
 
 
 def _best_per_instant(good: pl.DataFrame, sources: pl.DataFrame) -> pl.DataFrame:
@@ -69,42 +82,61 @@ def _canonical(table: str, kept: pl.DataFrame, sources: pl.DataFrame) -> pl.Data
     )  # fmt: skip
 
 
-def _with_clock_ledger(vendor: pl.DataFrame, ledgers: list[pl.DataFrame]) -> pl.DataFrame:
+def _with_clock_ledger(vendor: pl.DataFrame, ledger: pl.DataFrame) -> pl.DataFrame:
     """SDNN rows with their beat list's clock shift and residual (null without placed beats)."""
-    ledger = pl.concat(ledgers) if ledgers else pl.DataFrame(schema=LEDGER_SCHEMA)
     keyed = ledger.rename({"ordinal": "hrv_ordinal"})
     return vendor.join(keyed, on="hrv_ordinal", how="left", maintain_order="left")
 
 
-def _table_output(
-    table: str,
-    goods: list[pl.DataFrame],
-    bads: list[pl.DataFrame],
+def _batch(
+    collected: Collected,
+    months: list[int],
     sources: pl.DataFrame,
-    ledgers: list[pl.DataFrame],
-) -> tuple[pl.DataFrame, pl.DataFrame, int]:
-    """Canonical rows, rejects and the duplicate count of one table."""
-    good = pl.concat(goods, rechunk=False) if goods else pl.DataFrame(schema=good_schema(table))
-    if table == "vendor_hrv":
-        good = _with_clock_ledger(good, ledgers)
-    bad = pl.concat(bads) if bads else pl.DataFrame(schema=REJECT_ROWS)
-    good, bad = _numbered(table, good, bad)
-    kept = _best_per_instant(good, sources)
-    rejects = as_rejects(bad, table)
-    return _canonical(table, kept, sources), rejects, good.height - kept.height
+    ledger: pl.DataFrame,
+    beats_before: int,
+) -> tuple[Parsed, int]:
+    """Every table's canonical rows of ``months`` (and the copies dropped by source priority).
 
-
-def parsed(collected: Collected) -> Parsed:
-    """The canonical frames, table by table, letting go of each table's parts when done."""
-    sources = collected.sources.frame()
-    frames, rejects, duplicates = {}, [], 0
+    Also returns how many beats were numbered (kept or dropped as copies).
+    """
+    frames, duplicates, numbered_beats = {}, 0, 0
     for table in VALUE_SCHEMA:
-        goods, bads = collected.parts.pop(table), collected.rejects.pop(table)
-        frames[table], table_rejects, table_duplicates = _table_output(
-            table, goods, bads, sources, collected.ledger
-        )
-        del goods, bads
-        rejects.append(table_rejects)
-        duplicates += table_duplicates
-    all_rejects = pl.concat(rejects)
-    return Parsed(frames=frames, rejects=all_rejects, duplicates=duplicates)
+        good = collected.spill.read(table, months)
+        if table == "vendor_hrv":
+            good = _with_clock_ledger(good, ledger)
+        good = _numbered(table, good, beats_before)
+        numbered_beats += good.height if table == "beats" else 0
+        kept = _best_per_instant(good, sources)
+        frames[table] = _canonical(table, kept, sources)
+        duplicates += good.height - kept.height
+    return Parsed(frames=frames, duplicates=duplicates), numbered_beats
+
+
+def _rejects(collected: Collected, beats: int) -> Parsed:
+    """The last batch: every reject of the file, and no rows."""
+    rejects = []
+    for table in VALUE_SCHEMA:
+        parts = collected.rejects[table]
+        bad = pl.concat(parts) if parts else pl.DataFrame(schema=REJECT_ROWS)
+        rejects.append(as_rejects(_numbered_rejects(table, bad, beats), table))
+    empty = {t: pl.DataFrame(schema=_canonical_schema(t)) for t in VALUE_SCHEMA}
+    return Parsed(frames=empty, rejects=pl.concat(rejects))
+
+
+def _canonical_schema(table: str) -> pl.Schema:
+    emitted = schema.adapter_columns(table)
+    declared = {c.name: c.dtype for c in schema.table(table).columns if c.name in emitted}
+    return pl.Schema({**declared, "row_number": pl.Int64()})
+
+
+def batches(collected: Collected, rows_per_batch: int) -> Iterator[Parsed]:
+    """The file's rows in batches of about ``rows_per_batch`` rows, in time order, rejects last."""
+    sources = collected.sources.frame()
+    ledgers = collected.ledger
+    ledger = pl.concat(ledgers) if ledgers else pl.DataFrame(schema=LEDGER_SCHEMA)
+    beats = 0
+    for months in collected.spill.month_groups(rows_per_batch):
+        batch, numbered = _batch(collected, months, sources, ledger, beats)
+        beats += numbered
+        yield batch
+    yield _rejects(collected, beats)
