@@ -33,11 +33,26 @@ imports and its peak RSS (``VmHWM`` from ``/proc/self/status``):
     ``apple_health.parse_with_stats(force_robust=True)``: every segment through
     the tolerant tokenizer.
 
-Targets (issue 3): tearsignals ≥ 3x the etree throughput, peak RSS < 300 MB at any size.
+Targets: tearsignals ≥ 3x the etree throughput, peak RSS < 300 MB at any size.
 "RSS after import" shows what the imports alone hold: ``tearsignals.ingest.adapters``
 imports every adapter, some of which pull in heartpy/scipy/matplotlib.
 
+``--memory-sizes-mb 1024 4096`` measures instead how peak RSS grows with the
+export: an export of each size is generated in turn (the previous one deleted)
+and read by
+
+``batches``
+    ``apple_health.read_batches``, each batch counted and let go (the adapter's
+    streaming contract);
+``ingest``
+    ``tearsignals.ingest.files.ingest_file`` into an empty lake (batches planned,
+    validated and written one at a time, as ``tearsignals ingest`` does);
+
+and the table gives each peak RSS against the smallest size's (the baseline
+of the same run; target: within 10 %).
+
 Run: ``.venv/bin/python bench/apple_xml.py [--size-mb 200] [--interleaved] [--zip] [--keep DIR]``
+or ``.venv/bin/python bench/apple_xml.py --memory-sizes-mb 1024 4096 --repeats 1``
 """
 
 from __future__ import annotations
@@ -45,6 +60,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -251,6 +267,23 @@ def _tearsignals(path: Path, *, robust: bool = False) -> int:
     return parsed.frames["heart_rate"].height
 
 
+def _batches(path: Path) -> int:
+    from tearsignals.ingest.adapters import apple_health
+
+    return sum(b.frames["heart_rate"].height for b in apple_health.read_batches(path))
+
+
+def _ingest(path: Path) -> int:
+    """Ingest ``path`` (``<folder>/inbox/S01/export.xml``) into ``<folder>/lake``; rows_ok."""
+    from tearsignals.ingest import files
+
+    inbox = path.parent.parent
+    report = files.ingest_file(inbox.parent / "lake", inbox, path.parent.name, path)
+    if report is None or report.status != "ingested":
+        raise SystemExit(f"ingest: {report}")
+    return report.rows_ok
+
+
 def _status_mb(field: str) -> float:
     """A memory field of ``/proc/self/status`` in MB (``VmRSS`` now, ``VmHWM`` peak)."""
     with Path("/proc/self/status").open() as status:
@@ -266,9 +299,14 @@ def run_child(method: str, path: Path) -> None:
     Peak RSS is this process's ``VmHWM``, which starts afresh at ``exec`` (the
     parent's ``ru_maxrss`` of a child may include pages from before the exec).
     """
-    if method in ("tearsignals", "robust", "tearsignals-zip"):
-        import tearsignals.ingest.adapters.apple_health  # noqa: F401  (imports are not timed)
+    # imports are not timed
+    if method in ("tearsignals", "robust", "tearsignals-zip", "batches"):
+        import tearsignals.ingest.adapters.apple_health
+    if method == "ingest":
+        import tearsignals.ingest.files  # noqa: F401
     run = {
+        "batches": _batches,
+        "ingest": _ingest,
         "read": _read,
         "etree": _etree,
         "tearsignals": _tearsignals,
@@ -328,6 +366,53 @@ def _summary(results: dict[str, dict[str, float]]) -> str:
     )
 
 
+def _memory_table(results: dict[tuple[float, str], dict[str, float]]) -> str:
+    """Peak RSS per size and method, against the smallest size's peak of the same method."""
+    head = ("size MB", "method", "seconds", "rows", "peak RSS MB", "vs smallest")
+    lines = ["{:>9}  {:<9}{:>9}{:>12}{:>13}{:>13}".format(*head)]
+    smallest = min(size for size, _ in results)
+    for (size, method), r in results.items():
+        ratio = r["peak_rss_mb"] / results[(smallest, method)]["peak_rss_mb"]
+        lines.append(
+            f"{size:>9.0f}  {method:<9}{r['seconds']:>9.1f}{r['rows']:>12,.0f}"
+            f"{r['peak_rss_mb']:>13.0f}{ratio - 1:>+12.1%}"
+        )
+    return "\n".join(lines)
+
+
+def memory_scaling(folder: Path, sizes_mb: list[float], repeats: int) -> None:
+    """Peak RSS of streaming and ingesting exports of each size (see the module docstring)."""
+    path = folder / "inbox" / "S01" / "export.xml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    results: dict[tuple[float, str], dict[str, float]] = {}
+    for size in sizes_mb:
+        start = time.perf_counter()
+        counts = generate_export(path, size)
+        real_mb = path.stat().st_size / 1e6
+        print(f"generated {real_mb:.0f} MB in {time.perf_counter() - start:.0f} s: {counts}")
+        for method in ("batches", "ingest"):
+            if method == "ingest":
+                runs = []
+                for _ in range(repeats):
+                    shutil.rmtree(folder / "lake", ignore_errors=True)
+                    runs.append(measured_once(method, path))
+                result = {**min(runs, key=lambda r: r["seconds"])}
+                result["peak_rss_mb"] = max(r["peak_rss_mb"] for r in runs)
+            else:
+                result = measured(method, path, repeats)
+            expected = counts["hr_unique"] if method == "batches" else None
+            if expected is not None and result["rows"] != expected:
+                raise SystemExit(f"{method}: {result['rows']} heart-rate rows, not {expected}")
+            results[(real_mb, method)] = result
+        shutil.rmtree(folder / "lake", ignore_errors=True)
+        path.unlink()
+    print(_memory_table(results))
+    print(
+        "peak RSS: VmHWM of a fresh child process (imports included); "
+        "vs smallest: against the smallest export of this run (target: within +10 %)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mb", type=float, default=200.0)
@@ -335,6 +420,9 @@ def main() -> None:
     parser.add_argument("--interleaved", action="store_true", help="all types mixed (worst case)")
     parser.add_argument("--keep", type=Path, help="generate into this folder and keep the files")
     parser.add_argument("--repeats", type=int, default=3, help="runs per method (fastest kept)")
+    parser.add_argument(
+        "--memory-sizes-mb", type=float, nargs="+", help="peak RSS per export size instead"
+    )
     parser.add_argument("--run", nargs=2, metavar=("METHOD", "FILE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.run:
@@ -343,6 +431,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="apple-bench-") as tmp:
         folder = args.keep or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
+        if args.memory_sizes_mb:
+            memory_scaling(folder, sorted(args.memory_sizes_mb), args.repeats)
+            return
         path = folder / "export.xml"
         start = time.perf_counter()
         counts = generate_export(path, args.size_mb, interleaved=args.interleaved)
