@@ -11,8 +11,8 @@ Examples
 --------
 >>> [a.name for a in REGISTRY]  # doctest: +NORMALIZE_WHITESPACE
 ['apple_health', 'garmin_fit', 'ishne', 'e4_ibi', 'e4_hr', 'e4_bvp', 'e4_tags',
- 'e4_not_heart', 'polar_hrm', 'hrv_logger', 'garmin_logger', 'fitbit', 'polar_h10', 'raw_signal',
- 'csv_beats', 'csv_hr', 'episodes_csv', 'episodes_json', 'sidecar', 'rr_text']
+ 'e4_not_heart', 'polar_hrm', 'hrv_logger', 'garmin_logger', 'fitbit', 'samsung_health',
+ 'polar_h10', 'raw_signal', 'csv_beats', 'csv_hr', 'episodes_csv', 'episodes_json', 'sidecar', 'rr_text']
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ from tearsignals.ingest.adapters.polar_hrm import ADAPTER as POLAR_HRM
 from tearsignals.ingest.adapters.raw_signal import ADAPTER as RAW_SIGNAL
 from tearsignals.ingest.adapters.rr_text import ADAPTER as RR_TEXT
 from tearsignals.ingest.adapters.rr_text import SIDECAR_ADAPTER as SIDECAR
+from tearsignals.ingest.adapters.samsung_health import ADAPTER as SAMSUNG_HEALTH
 
 __all__ = [
     "NO_CONTEXT",
@@ -77,6 +78,7 @@ REGISTRY: tuple[Adapter, ...] = (
     HRV_LOGGER,
     GARMIN_LOGGER,
     FITBIT,
+    SAMSUNG_HEALTH,  # its metadata line would be read as a header by the generic tables
     # Raw ECG/PPG tables: their headers may also name rr_ms / hr_bpm.
     POLAR_H10,
     RAW_SIGNAL,

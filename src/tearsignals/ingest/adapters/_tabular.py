@@ -129,8 +129,11 @@ def with_row_number_and_raw(fields: pl.DataFrame) -> pl.DataFrame:
     return non_empty.with_columns(row_number=pl.int_range(1, pl.len() + 1, dtype=pl.Int64), raw=raw)
 
 
-def read_csv_fields(path: Path) -> pl.DataFrame:
+def read_csv_fields(path: Path, *, preamble_lines: int = 0) -> pl.DataFrame:
     """All-String fields of a CSV file, with ``row_number`` and ``raw``.
+
+    ``preamble_lines``: lines before the header that are not part of the table
+    (e.g. Samsung Health's metadata line).
 
     Raises
     ------
@@ -139,6 +142,10 @@ def read_csv_fields(path: Path) -> pl.DataFrame:
         malformed quoting.
     """
     data = text_bytes(path).lstrip(b"\r\n")
+    for _ in range(preamble_lines):
+        data = data.split(b"\n", 1)[1] if b"\n" in data else b""
+    if not data.strip():
+        raise input_error(path, "no header line")
     header_line = data.split(b"\n", 1)[0].decode("utf-8")
     try:
         frame = pl.read_csv(
