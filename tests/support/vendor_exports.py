@@ -87,3 +87,20 @@ def samsung_heart_rate_csv(
         lines.append(",".join(cells.get(c, "") for c in columns) + ",")
     newline = "\r\n" if crlf else "\n"
     return ("\ufeff" if bom else "") + newline.join(lines) + newline
+
+
+# --- Fitbit (Google Takeout CSVs) -----------------------------------------------------------------
+
+FITBIT_HR_HEADER = "timestamp,beats per minute"
+FITBIT_HRV_SUMMARY_HEADER = "timestamp,rmssd,nremhr,entropy"
+FITBIT_HRV_DETAILS_HEADER = "timestamp,rmssd,coverage,low_frequency,high_frequency"
+GOOGLE_DAILY_HRV_HEADER = (
+    "timestamp,average heart rate variability milliseconds,non rem heart rate beats per minute,"
+    "entropy,deep sleep root mean square of successive differences milliseconds,data source"
+)
+
+
+def csv_text(header: str, rows: list[str], *, crlf: bool = False) -> str:
+    """A CSV file's text: ``header`` and ``rows``, each line ended (LF or CRLF)."""
+    newline = "\r\n" if crlf else "\n"
+    return newline.join([header, *rows]) + newline

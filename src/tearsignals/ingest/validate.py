@@ -6,7 +6,8 @@ The rules come from ``schemas/<table>.json`` (non-nullable columns, ``min``/``ma
 * beats: a beat at or before the running maximum of the earlier beat times of
   its file (by ``row_number``) is quarantined as ``non-monotonic time`` unless
   it is an exact duplicate of an earlier row;
-* episodes: ``end_utc`` after ``start_utc`` and a duration of at most 24 h.
+* episodes: ``end_utc`` after ``start_utc`` and a duration of at most 24 h;
+* vendor_hrv: at least one of ``sdnn_ms``, ``rmssd_ms``.
 
 Then, among the rows that pass:
 
@@ -48,6 +49,7 @@ REASON_NON_MONOTONIC = "non-monotonic time"
 REASON_KEY_CONFLICT = "duplicate key with different values"
 REASON_END_NOT_AFTER_START = "end_utc not after start_utc"
 REASON_EPISODE_TOO_LONG = "duration over 24 h"
+REASON_NO_HRV_VALUE = "neither sdnn_ms nor rmssd_ms"
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,9 @@ def table_reasons(table: str) -> list[pl.Expr]:
         start, end = pl.col("start_utc"), pl.col("end_utc")
         reasons.append(pl.when(end <= start).then(pl.lit(REASON_END_NOT_AFTER_START)))
         reasons.append(pl.when(end - start > MAX_EPISODE).then(pl.lit(REASON_EPISODE_TOO_LONG)))
+    if table == "vendor_hrv":
+        neither = pl.col("sdnn_ms").is_null() & pl.col("rmssd_ms").is_null()
+        reasons.append(pl.when(neither).then(pl.lit(REASON_NO_HRV_VALUE)))
     return reasons
 
 

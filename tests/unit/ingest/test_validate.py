@@ -161,6 +161,34 @@ def test_episode_rules() -> None:
     }
 
 
+def test_vendor_hrv_needs_a_value_and_a_known_period() -> None:
+    n = 5
+    frame = schema.conform(
+        pl.DataFrame(
+            {
+                "subject_id": "s01",
+                "source": "fitbit_hrv",
+                "file_id": "f1",
+                "t_utc": [T0 + timedelta(days=d) for d in range(n)],
+                "period": ["day", "reading", "day", "night", "day"],
+                "sdnn_ms": [None, 40.0, None, None, None],
+                "rmssd_ms": [31.5, None, None, 30.0, 1200.0],
+                "device": None,
+                "n_beats": None,
+                "beat_clock_offset_min": None,
+                "beat_clock_residual_s": None,
+            }
+        ),
+        "vendor_hrv",
+    ).with_columns(row_number=pl.int_range(1, n + 1, dtype=pl.Int64))
+    checked = validate.row_rules("vendor_hrv", frame)
+    assert _reasons(checked) == {
+        3: "neither sdnn_ms nor rmssd_ms",
+        4: "period not in [reading, day]",
+        5: "rmssd_ms out of range [0, 1000]",
+    }
+
+
 def test_missing_columns_are_a_key_error() -> None:
     with pytest.raises(KeyError, match="row_number"):
         validate.row_rules("beats", _beats([0], [800.0]).drop("row_number"))

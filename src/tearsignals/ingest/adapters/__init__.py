@@ -11,8 +11,9 @@ Examples
 --------
 >>> [a.name for a in REGISTRY]  # doctest: +NORMALIZE_WHITESPACE
 ['apple_health', 'garmin_fit', 'ishne', 'e4_ibi', 'e4_hr', 'e4_bvp', 'e4_tags',
- 'e4_not_heart', 'polar_hrm', 'hrv_logger', 'garmin_logger', 'fitbit', 'samsung_health',
- 'polar_h10', 'raw_signal', 'csv_beats', 'csv_hr', 'episodes_csv', 'episodes_json', 'sidecar', 'rr_text']
+ 'e4_not_heart', 'polar_hrm', 'hrv_logger', 'garmin_logger', 'fitbit', 'fitbit_csv',
+ 'fitbit_hrv', 'samsung_health', 'polar_h10', 'raw_signal', 'csv_beats', 'csv_hr',
+ 'episodes_csv', 'episodes_json', 'sidecar', 'rr_text']
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ from tearsignals.ingest.adapters.empatica import TAGS_ADAPTER as E4_TAGS
 from tearsignals.ingest.adapters.episode_log import CSV_ADAPTER as EPISODES_CSV
 from tearsignals.ingest.adapters.episode_log import JSON_ADAPTER as EPISODES_JSON
 from tearsignals.ingest.adapters.fitbit import ADAPTER as FITBIT
+from tearsignals.ingest.adapters.fitbit_csv import HEART_RATE_ADAPTER as FITBIT_CSV
+from tearsignals.ingest.adapters.fitbit_csv import HRV_ADAPTER as FITBIT_HRV
 from tearsignals.ingest.adapters.garmin_fit import ADAPTER as GARMIN_FIT
 from tearsignals.ingest.adapters.garmin_logger import ADAPTER as GARMIN_LOGGER
 from tearsignals.ingest.adapters.hrv_logger import ADAPTER as HRV_LOGGER
@@ -78,6 +81,8 @@ REGISTRY: tuple[Adapter, ...] = (
     HRV_LOGGER,
     GARMIN_LOGGER,
     FITBIT,
+    FITBIT_CSV,
+    FITBIT_HRV,
     SAMSUNG_HEALTH,  # its metadata line would be read as a header by the generic tables
     # Raw ECG/PPG tables: their headers may also name rr_ms / hr_bpm.
     POLAR_H10,

@@ -227,10 +227,11 @@ def split_rejects(frame: pl.DataFrame, table: str) -> tuple[pl.DataFrame, pl.Dat
     """Rows whose ``reason`` is null (as the table's adapter columns) and the others as rejects.
 
     ``frame`` needs ``reason`` and ``raw`` besides
-    :func:`tearsignals.contract.schema.adapter_columns` of ``table``.
+    :func:`tearsignals.contract.schema.adapter_columns` of ``table`` (nullable
+    ones the format never reports may be left out: ingest adds them as nulls).
     """
     bad = pl.col("reason").is_not_null()
-    good = frame.filter(~bad).select(schema.adapter_columns(table))
+    good = frame.filter(~bad).select(c for c in schema.adapter_columns(table) if c in frame.columns)
     return good, as_rejects(frame.filter(bad), table)
 
 

@@ -14,7 +14,7 @@ import polars as pl
 from tearsignals.contract import schema
 from tearsignals.ingest.adapters.apple_health.beats import LEDGER_SCHEMA
 from tearsignals.ingest.adapters.apple_health.collect import Collected
-from tearsignals.ingest.adapters.apple_health.records import NAME, ORIGIN
+from tearsignals.ingest.adapters.apple_health.records import NAME, ORIGIN, PERIOD
 from tearsignals.ingest.adapters.apple_health.typed import REJECT_ROWS, VALUE_SCHEMA
 from tearsignals.ingest.adapters.base import Parsed, as_rejects
 
@@ -65,6 +65,7 @@ def _canonical(table: str, kept: pl.DataFrame, sources: pl.DataFrame) -> pl.Data
     derived = {
         "source": pl.lit(NAME, pl.String),
         "origin": pl.lit(ORIGIN, pl.String),
+        "period": pl.lit(PERIOD, pl.String),
         "device": pl.col("source_id").replace_strict(
             sources["source_id"], sources["device"], return_dtype=pl.String
         ),
