@@ -8,8 +8,12 @@ each adapter say which oddities they plant and how many rows each should give.
 
 from __future__ import annotations
 
+import os
+import sqlite3
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 # --- Samsung Health -------------------------------------------------------------------------------
 
@@ -104,3 +108,115 @@ def csv_text(header: str, rows: list[str], *, crlf: bool = False) -> str:
     """A CSV file's text: ``header`` and ``rows``, each line ended (LF or CRLF)."""
     newline = "\r\n" if crlf else "\n"
     return newline.join([header, *rows]) + newline
+
+
+# --- Android Health Connect -----------------------------------------------------------------------
+
+# The tables as public readers of real exports describe them (instant, interval and series
+# records; uuid a 16-byte blob; zone offsets in seconds; generated local-time columns).
+HEALTH_CONNECT_SCHEMA = """
+CREATE TABLE application_info_table (row_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    package_name TEXT NOT NULL UNIQUE, app_name TEXT, app_icon BLOB, color INTEGER);
+CREATE TABLE device_info_table (row_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    manufacturer TEXT, model TEXT, device_type INTEGER);
+CREATE TABLE heart_rate_record_table (row_id INTEGER PRIMARY KEY AUTOINCREMENT, uuid BLOB UNIQUE,
+    last_modified_time INTEGER, client_record_id TEXT, client_record_version TEXT,
+    device_info_id INTEGER, app_info_id INTEGER, recording_method INTEGER, dedupe_hash BLOB,
+    start_time INTEGER NOT NULL, start_zone_offset INTEGER, end_time INTEGER NOT NULL,
+    end_zone_offset INTEGER, local_date INTEGER,
+    local_date_time_start_time INTEGER AS (start_time + 1000 * start_zone_offset),
+    local_date_time_end_time INTEGER AS (end_time + 1000 * end_zone_offset),
+    device_data_provider_id INTEGER);
+CREATE TABLE heart_rate_record_series_table (parent_key INTEGER NOT NULL,
+    beats_per_minute INTEGER, epoch_millis INTEGER,
+    FOREIGN KEY (parent_key) REFERENCES heart_rate_record_table(row_id) ON DELETE CASCADE);
+CREATE TABLE resting_heart_rate_record_table (row_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    uuid BLOB UNIQUE, app_info_id INTEGER, time INTEGER NOT NULL, zone_offset INTEGER,
+    local_date INTEGER, beats_per_minute INTEGER,
+    local_date_time INTEGER AS (time + 1000 * zone_offset));
+CREATE TABLE SpeedRecordTable (row_id INTEGER PRIMARY KEY AUTOINCREMENT, uuid BLOB UNIQUE,
+    app_info_id INTEGER, start_time INTEGER, start_zone_offset INTEGER, end_time INTEGER,
+    end_zone_offset INTEGER, local_date INTEGER);
+CREATE TABLE speed_record_table (parent_key INTEGER NOT NULL, speed REAL, epoch_millis INTEGER);
+CREATE TABLE android_metadata (locale TEXT);
+"""
+HEALTH_CONNECT_RMSSD_TABLE = """
+CREATE TABLE heart_rate_variability_rmssd_record_table (row_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    uuid BLOB UNIQUE, last_modified_time INTEGER, client_record_id TEXT,
+    client_record_version TEXT, device_info_id INTEGER, app_info_id INTEGER,
+    recording_method INTEGER, dedupe_hash BLOB, time INTEGER NOT NULL, zone_offset INTEGER,
+    local_date INTEGER, heart_rate_variability_millis REAL,
+    local_date_time INTEGER AS (time + 1000 * zone_offset), device_data_provider_id INTEGER);
+"""
+
+
+@dataclass(frozen=True)
+class HeartRateRecord:
+    """A Health Connect heart-rate record: its app, zone offset (s) and samples (ms, bpm)."""
+
+    app: int
+    zone_offset_s: int | None
+    samples: list[tuple[object, object]]
+
+
+def health_connect_db(
+    path: Path,
+    records: list[HeartRateRecord],
+    rmssd: list[tuple[int, int | None, object]] | None,
+    orphans: tuple[tuple[object, object], ...] = (),
+) -> Path:
+    """A ``health_connect_export.db``; ``rmssd`` rows are (epoch ms, zone offset s, value).
+
+    ``rmssd=None`` leaves the RMSSD table out (an export from before Health Connect had it).
+    Apps 1 and 2 are Fitbit and Samsung Health. ``orphans``: series samples whose parent
+    record is missing.
+    """
+    with closing(sqlite3.connect(path)) as db, db:
+        db.executescript(
+            HEALTH_CONNECT_SCHEMA + ("" if rmssd is None else HEALTH_CONNECT_RMSSD_TABLE)
+        )
+        db.executemany(
+            "INSERT INTO application_info_table (row_id, package_name, app_name) VALUES (?, ?, ?)",
+            [
+                (1, "com.fitbit.FitbitMobile", "Fitbit"),
+                (2, "com.sec.android.app.shealth", "Samsung Health"),
+            ],
+        )
+        db.execute("INSERT INTO android_metadata VALUES ('en_US')")
+        for k, record in enumerate(records, start=1):
+            times = [t for t, _ in record.samples if isinstance(t, int)] or [0]
+            db.execute(
+                "INSERT INTO heart_rate_record_table (row_id, uuid, app_info_id, start_time,"
+                " start_zone_offset, end_time, end_zone_offset) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    k,
+                    os.urandom(16),
+                    record.app,
+                    min(times),
+                    record.zone_offset_s,
+                    max(times),
+                    record.zone_offset_s,
+                ),
+            )
+            db.executemany(
+                "INSERT INTO heart_rate_record_series_table (parent_key, epoch_millis, beats_per_minute)"
+                " VALUES (?, ?, ?)",
+                [(k, t, bpm) for t, bpm in record.samples],
+            )
+        db.executemany(
+            "INSERT INTO heart_rate_record_series_table (parent_key, epoch_millis, beats_per_minute)"
+            " VALUES (?, ?, ?)",
+            [(999, t, bpm) for t, bpm in orphans],
+        )
+        db.execute(
+            "INSERT INTO resting_heart_rate_record_table (uuid, app_info_id, time, zone_offset,"
+            " beats_per_minute) VALUES (?, 1, 1767571200000, 3600, 52)",
+            (os.urandom(16),),
+        )
+        for t, offset, value in rmssd or []:
+            db.execute(
+                "INSERT INTO heart_rate_variability_rmssd_record_table (uuid, app_info_id, time,"
+                " zone_offset, heart_rate_variability_millis) VALUES (?, 1, ?, ?, ?)",
+                (os.urandom(16), t, offset, value),
+            )
+    return path

@@ -10,7 +10,7 @@ registry, ahead of any more general format it could be mistaken for.
 Examples
 --------
 >>> [a.name for a in REGISTRY]  # doctest: +NORMALIZE_WHITESPACE
-['apple_health', 'garmin_fit', 'ishne', 'e4_ibi', 'e4_hr', 'e4_bvp', 'e4_tags',
+['apple_health', 'garmin_fit', 'health_connect', 'ishne', 'e4_ibi', 'e4_hr', 'e4_bvp', 'e4_tags',
  'e4_not_heart', 'polar_hrm', 'hrv_logger', 'garmin_logger', 'fitbit', 'fitbit_csv',
  'fitbit_hrv', 'samsung_health', 'polar_h10', 'raw_signal', 'csv_beats', 'csv_hr',
  'episodes_csv', 'episodes_json', 'sidecar', 'rr_text']
@@ -39,6 +39,7 @@ from tearsignals.ingest.adapters.fitbit_csv import HEART_RATE_ADAPTER as FITBIT_
 from tearsignals.ingest.adapters.fitbit_csv import HRV_ADAPTER as FITBIT_HRV
 from tearsignals.ingest.adapters.garmin_fit import ADAPTER as GARMIN_FIT
 from tearsignals.ingest.adapters.garmin_logger import ADAPTER as GARMIN_LOGGER
+from tearsignals.ingest.adapters.health_connect import ADAPTER as HEALTH_CONNECT
 from tearsignals.ingest.adapters.hrv_logger import ADAPTER as HRV_LOGGER
 from tearsignals.ingest.adapters.ishne import ADAPTER as ISHNE
 from tearsignals.ingest.adapters.polar_h10 import ADAPTER as POLAR_H10
@@ -71,6 +72,7 @@ class UnknownFormat(InputError):
 REGISTRY: tuple[Adapter, ...] = (
     APPLE_HEALTH,  # zip listing or XML head with <HealthData>: strict, and the only XML format
     GARMIN_FIT,
+    HEALTH_CONNECT,  # SQLite (or a zip naming its database): binary, strict
     ISHNE,
     E4_IBI,
     E4_HR,
