@@ -8,6 +8,7 @@ each adapter say which oddities they plant and how many rows each should give.
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 from contextlib import closing
@@ -220,3 +221,28 @@ def health_connect_db(
                 (os.urandom(16), t, offset, value),
             )
     return path
+
+
+# --- Oura -----------------------------------------------------------------------------------------
+
+# oura.com's trends CSV header (``Sleep Timing`` twice, as exported).
+OURA_TRENDS_HEADER = (
+    "date,Sleep Score,Total Sleep Score,REM Sleep Score,Deep Sleep Score,Sleep Efficiency Score,"
+    "Restfulness Score,Sleep Latency Score,Sleep Timing Score,Total Bedtime,Total Sleep Time,"
+    "Awake Time,REM Sleep Time,Light Sleep Time,Deep Sleep Time,Restless Sleep,Sleep Efficiency,"
+    "Sleep Latency,Sleep Timing,Sleep Timing,Bedtime Start,Bedtime End,"
+    "Average Resting Heart Rate,Lowest Resting Heart Rate,Average HRV,Temperature Deviation (°C),"
+    "Respiratory Rate,Activity Score,Steps,Readiness Score"
+)
+
+
+def oura_trends_row(day: str, bedtime: tuple[str, str] | None, hrv: str) -> str:
+    """One day of the trends CSV; ``bedtime`` as (start, end) ISO texts with offsets, or none."""
+    start, end = bedtime or ("", "")
+    sleep = "74,74,34,99,96,53,72,100,27300,24690,2610,2400,14490,7800,41,90,270,13170,"
+    return f"{day},{sleep},{start},{end},56.63,46,{hrv},-0.29,13.75,87,5703,67"
+
+
+def oura_document(items: list[object], next_token: str | None = None) -> str:
+    """An API v2 ``usercollection`` response: ``{"data": [...], "next_token": ...}``."""
+    return json.dumps({"data": items, "next_token": next_token}, indent=1)

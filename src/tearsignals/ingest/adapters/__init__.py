@@ -10,10 +10,10 @@ registry, ahead of any more general format it could be mistaken for.
 Examples
 --------
 >>> [a.name for a in REGISTRY]  # doctest: +NORMALIZE_WHITESPACE
-['apple_health', 'garmin_fit', 'health_connect', 'ishne', 'e4_ibi', 'e4_hr', 'e4_bvp', 'e4_tags',
- 'e4_not_heart', 'polar_hrm', 'hrv_logger', 'garmin_logger', 'fitbit', 'fitbit_csv',
- 'fitbit_hrv', 'samsung_health', 'polar_h10', 'raw_signal', 'csv_beats', 'csv_hr',
- 'episodes_csv', 'episodes_json', 'sidecar', 'rr_text']
+['apple_health', 'garmin_fit', 'health_connect', 'ishne', 'e4_ibi', 'e4_hr', 'e4_bvp',
+ 'e4_tags', 'e4_not_heart', 'polar_hrm', 'hrv_logger', 'garmin_logger', 'fitbit', 'fitbit_csv',
+ 'fitbit_hrv', 'oura', 'oura_trends', 'samsung_health', 'polar_h10', 'raw_signal', 'csv_beats',
+ 'csv_hr', 'episodes_csv', 'episodes_json', 'sidecar', 'rr_text']
 """
 
 from __future__ import annotations
@@ -42,6 +42,8 @@ from tearsignals.ingest.adapters.garmin_logger import ADAPTER as GARMIN_LOGGER
 from tearsignals.ingest.adapters.health_connect import ADAPTER as HEALTH_CONNECT
 from tearsignals.ingest.adapters.hrv_logger import ADAPTER as HRV_LOGGER
 from tearsignals.ingest.adapters.ishne import ADAPTER as ISHNE
+from tearsignals.ingest.adapters.oura import ADAPTER as OURA
+from tearsignals.ingest.adapters.oura import TRENDS_ADAPTER as OURA_TRENDS
 from tearsignals.ingest.adapters.polar_h10 import ADAPTER as POLAR_H10
 from tearsignals.ingest.adapters.polar_hrm import ADAPTER as POLAR_HRM
 from tearsignals.ingest.adapters.raw_signal import ADAPTER as RAW_SIGNAL
@@ -85,6 +87,8 @@ REGISTRY: tuple[Adapter, ...] = (
     FITBIT,
     FITBIT_CSV,
     FITBIT_HRV,
+    OURA,
+    OURA_TRENDS,
     SAMSUNG_HEALTH,  # its metadata line would be read as a header by the generic tables
     # Raw ECG/PPG tables: their headers may also name rr_ms / hr_bpm.
     POLAR_H10,
