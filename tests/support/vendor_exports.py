@@ -246,3 +246,25 @@ def oura_trends_row(day: str, bedtime: tuple[str, str] | None, hrv: str) -> str:
 def oura_document(items: list[object], next_token: str | None = None) -> str:
     """An API v2 ``usercollection`` response: ``{"data": [...], "next_token": ...}``."""
     return json.dumps({"data": items, "next_token": next_token}, indent=1)
+
+
+# --- Whoop ----------------------------------------------------------------------------------------
+
+WHOOP_CYCLES_HEADER = (
+    "Cycle start time,Cycle end time,Cycle timezone,Recovery score %,Resting heart rate (bpm),"
+    "Heart rate variability (ms),Skin temp (celsius),Blood oxygen %,Day Strain,Energy burned (cal),"
+    "Max HR (bpm),Average HR (bpm),Sleep onset,Wake onset,Sleep performance %,"
+    "Respiratory rate (rpm),Asleep duration (min),In bed duration (min),Light sleep duration (min),"
+    "Deep (SWS) duration (min),REM duration (min),Awake duration (min),Sleep need (min),"
+    "Sleep debt (min),Sleep efficiency %,Sleep consistency %"
+)
+
+
+def whoop_cycle_row(
+    start: str, end: str, zone: str, rhr: str, hrv: str, onset: str, wake: str
+) -> str:
+    """One ``physiological_cycles.csv`` row (the columns not read hold plausible values)."""
+    return (
+        f"{start},{end},{zone},68,{rhr},{hrv},33.4,96,13.2,2400,172,78,{onset},{wake},"
+        "88,14.2,432,470,230,92,110,38,491,45,91.9,80"
+    )

@@ -28,6 +28,7 @@ TABLE_NAMES = (
     "heart_rate",
     "episodes",
     "vendor_hrv",
+    "vendor_resting_hr",
     "quarantine",
     "_ingest_log",
     "episode_windows",

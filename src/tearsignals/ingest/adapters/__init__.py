@@ -12,8 +12,8 @@ Examples
 >>> [a.name for a in REGISTRY]  # doctest: +NORMALIZE_WHITESPACE
 ['apple_health', 'garmin_fit', 'health_connect', 'ishne', 'e4_ibi', 'e4_hr', 'e4_bvp',
  'e4_tags', 'e4_not_heart', 'polar_hrm', 'hrv_logger', 'garmin_logger', 'fitbit', 'fitbit_csv',
- 'fitbit_hrv', 'oura', 'oura_trends', 'samsung_health', 'polar_h10', 'raw_signal', 'csv_beats',
- 'csv_hr', 'episodes_csv', 'episodes_json', 'sidecar', 'rr_text']
+ 'fitbit_hrv', 'oura', 'oura_trends', 'whoop', 'samsung_health', 'polar_h10', 'raw_signal',
+ 'csv_beats', 'csv_hr', 'episodes_csv', 'episodes_json', 'sidecar', 'rr_text']
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ from tearsignals.ingest.adapters.raw_signal import ADAPTER as RAW_SIGNAL
 from tearsignals.ingest.adapters.rr_text import ADAPTER as RR_TEXT
 from tearsignals.ingest.adapters.rr_text import SIDECAR_ADAPTER as SIDECAR
 from tearsignals.ingest.adapters.samsung_health import ADAPTER as SAMSUNG_HEALTH
+from tearsignals.ingest.adapters.whoop import ADAPTER as WHOOP
 
 __all__ = [
     "NO_CONTEXT",
@@ -89,6 +90,7 @@ REGISTRY: tuple[Adapter, ...] = (
     FITBIT_HRV,
     OURA,
     OURA_TRENDS,
+    WHOOP,
     SAMSUNG_HEALTH,  # its metadata line would be read as a header by the generic tables
     # Raw ECG/PPG tables: their headers may also name rr_ms / hr_bpm.
     POLAR_H10,
