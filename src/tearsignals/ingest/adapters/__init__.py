@@ -13,7 +13,7 @@ Examples
 ['apple_health', 'garmin_fit', 'health_connect', 'ishne', 'e4_ibi', 'e4_hr', 'e4_bvp',
  'e4_tags', 'e4_not_heart', 'polar_hrm', 'hrv_logger', 'garmin_logger', 'fitbit', 'fitbit_csv',
  'fitbit_hrv', 'oura', 'oura_trends', 'whoop', 'samsung_health', 'polar_h10', 'raw_signal',
- 'csv_beats', 'csv_hr', 'episodes_csv', 'episodes_json', 'sidecar', 'rr_text']
+ 'csv_beats', 'csv_hr', 'episodes_csv', 'episodes_json', 'sidecar', 'elite_hrv', 'rr_text']
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ from tearsignals.ingest.adapters.polar_h10 import ADAPTER as POLAR_H10
 from tearsignals.ingest.adapters.polar_hrm import ADAPTER as POLAR_HRM
 from tearsignals.ingest.adapters.raw_signal import ADAPTER as RAW_SIGNAL
 from tearsignals.ingest.adapters.rr_text import ADAPTER as RR_TEXT
+from tearsignals.ingest.adapters.rr_text import ELITE_ADAPTER as ELITE_HRV
 from tearsignals.ingest.adapters.rr_text import SIDECAR_ADAPTER as SIDECAR
 from tearsignals.ingest.adapters.samsung_health import ADAPTER as SAMSUNG_HEALTH
 from tearsignals.ingest.adapters.whoop import ADAPTER as WHOOP
@@ -101,6 +102,7 @@ REGISTRY: tuple[Adapter, ...] = (
     EPISODES_JSON,
     # Numbers-only text is the most general shape: any stricter format goes first.
     SIDECAR,
+    ELITE_HRV,  # RR text named as Elite HRV names its readings
     RR_TEXT,
 )
 

@@ -405,6 +405,57 @@ def parse(path: Path, context: Context = NO_CONTEXT) -> Parsed:
 ADAPTER = Adapter(name=NAME, sniff=sniff, parse=parse, reads_profile=True)
 
 
+# --- Elite HRV --------------------------------------------------------------------------------
+
+ELITE_NAME = "elite_hrv"
+_ELITE_FILE = re.compile(r"^(\d{4}-\d{2}-\d{2}) (\d{2})-(\d{2})-(\d{2})\.txt$", re.IGNORECASE)
+
+
+def elite_start(path: Path) -> str | None:
+    """The local start an Elite HRV file name holds: ``2026-01-17 17-47-13.txt`` → ISO text.
+
+    >>> elite_start(Path("2026-01-17 17-47-13.txt")), elite_start(Path("rr.txt"))
+    ('2026-01-17T17:47:13', None)
+    """
+    match = _ELITE_FILE.match(path.name)
+    return None if match is None else f"{match[1]}T{match[2]}:{match[3]}:{match[4]}"
+
+
+def sniff_elite(head: bytes, path: Path) -> bool:
+    """RR text (:func:`sniff`) named as Elite HRV names its readings (the one use of the name)."""
+    return elite_start(path) is not None and sniff(head, path)
+
+
+def parse_elite(path: Path, context: Context = NO_CONTEXT) -> Parsed:
+    """Read an Elite HRV reading: RR text whose start is the phone's local time in its name.
+
+    A ``# start:`` header or ``.start`` sidecar wins over the name; the name's
+    local time is read in the ``.tz`` sidecar's zone, else the subject
+    profile's.
+
+    Raises
+    ------
+    InputError
+        As :func:`parse`; a start in the name that is local with no zone, or
+        falls in a DST gap or overlap.
+    """
+    lines = [line.strip() for line in tab.text_bytes(path).decode("utf-8").splitlines()]
+    header = header_fields(path, lines)
+    records = record_lines(lines)
+    named = elite_start(path)
+    if "start" in header or sidecar_text(path, START_SUFFIX) is not None or named is None:
+        start = start_utc(path, header, context.zones)
+    else:
+        zone = sidecar_text(path, TZ_SUFFIX)
+        start = local_time_utc(path, named, zone, context.zones, "start time in the file name")
+    factor = ms_factor(path, header, records.select(interval_values(pl.col("text")))["text"])
+    good, rejects = beats_from_intervals(records, start, factor, ELITE_NAME, header.get("device"))
+    return Parsed(frames={TABLE: good}, rejects=rejects)
+
+
+ELITE_ADAPTER = Adapter(name=ELITE_NAME, sniff=sniff_elite, parse=parse_elite, reads_profile=True)
+
+
 # --- sidecars ------------------------------------------------------------------------------
 
 _OFFSET = re.compile(r"^(?:[Zz]|[+-]\d{2}(?::?\d{2})?)$")
