@@ -12,8 +12,9 @@ Examples
 >>> [a.name for a in REGISTRY]  # doctest: +NORMALIZE_WHITESPACE
 ['apple_health', 'garmin_fit', 'health_connect', 'ishne', 'e4_ibi', 'e4_hr', 'e4_bvp',
  'e4_tags', 'e4_not_heart', 'polar_hrm', 'hrv_logger', 'garmin_logger', 'fitbit', 'fitbit_csv',
- 'fitbit_hrv', 'oura', 'oura_trends', 'whoop', 'samsung_health', 'polar_h10', 'raw_signal',
- 'csv_beats', 'csv_hr', 'episodes_csv', 'episodes_json', 'sidecar', 'elite_hrv', 'rr_text']
+ 'fitbit_hrv', 'oura', 'oura_trends', 'whoop', 'garmin_health_status', 'samsung_health',
+ 'polar_h10', 'raw_signal', 'csv_beats', 'csv_hr', 'episodes_csv', 'episodes_json', 'sidecar',
+ 'elite_hrv', 'rr_text']
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from tearsignals.ingest.adapters.fitbit_csv import HEART_RATE_ADAPTER as FITBIT_
 from tearsignals.ingest.adapters.fitbit_csv import HRV_ADAPTER as FITBIT_HRV
 from tearsignals.ingest.adapters.garmin_fit import ADAPTER as GARMIN_FIT
 from tearsignals.ingest.adapters.garmin_logger import ADAPTER as GARMIN_LOGGER
+from tearsignals.ingest.adapters.garmin_wellness import ADAPTER as GARMIN_HEALTH_STATUS
 from tearsignals.ingest.adapters.health_connect import ADAPTER as HEALTH_CONNECT
 from tearsignals.ingest.adapters.hrv_logger import ADAPTER as HRV_LOGGER
 from tearsignals.ingest.adapters.ishne import ADAPTER as ISHNE
@@ -92,6 +94,7 @@ REGISTRY: tuple[Adapter, ...] = (
     OURA,
     OURA_TRENDS,
     WHOOP,
+    GARMIN_HEALTH_STATUS,
     SAMSUNG_HEALTH,  # its metadata line would be read as a header by the generic tables
     # Raw ECG/PPG tables: their headers may also name rr_ms / hr_bpm.
     POLAR_H10,
