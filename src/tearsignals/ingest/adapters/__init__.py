@@ -12,9 +12,9 @@ Examples
 >>> [a.name for a in REGISTRY]  # doctest: +NORMALIZE_WHITESPACE
 ['apple_health', 'garmin_fit', 'health_connect', 'ishne', 'e4_ibi', 'e4_hr', 'e4_bvp',
  'e4_tags', 'e4_not_heart', 'polar_hrm', 'hrv_logger', 'garmin_logger', 'fitbit', 'fitbit_csv',
- 'fitbit_hrv', 'oura', 'oura_trends', 'whoop', 'garmin_health_status', 'samsung_health',
- 'polar_h10', 'raw_signal', 'csv_beats', 'csv_hr', 'episodes_csv', 'episodes_json', 'sidecar',
- 'elite_hrv', 'rr_text']
+ 'fitbit_hrv', 'oura', 'oura_trends', 'whoop', 'garmin_health_status', 'polar_flow',
+ 'samsung_health', 'polar_h10', 'raw_signal', 'csv_beats', 'csv_hr', 'episodes_csv',
+ 'episodes_json', 'sidecar', 'elite_hrv', 'rr_text']
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ from tearsignals.ingest.adapters.hrv_logger import ADAPTER as HRV_LOGGER
 from tearsignals.ingest.adapters.ishne import ADAPTER as ISHNE
 from tearsignals.ingest.adapters.oura import ADAPTER as OURA
 from tearsignals.ingest.adapters.oura import TRENDS_ADAPTER as OURA_TRENDS
+from tearsignals.ingest.adapters.polar_flow import ADAPTER as POLAR_FLOW
 from tearsignals.ingest.adapters.polar_h10 import ADAPTER as POLAR_H10
 from tearsignals.ingest.adapters.polar_hrm import ADAPTER as POLAR_HRM
 from tearsignals.ingest.adapters.raw_signal import ADAPTER as RAW_SIGNAL
@@ -95,6 +96,7 @@ REGISTRY: tuple[Adapter, ...] = (
     OURA_TRENDS,
     WHOOP,
     GARMIN_HEALTH_STATUS,
+    POLAR_FLOW,
     SAMSUNG_HEALTH,  # its metadata line would be read as a header by the generic tables
     # Raw ECG/PPG tables: their headers may also name rr_ms / hr_bpm.
     POLAR_H10,
