@@ -7,7 +7,7 @@ tests assert on, so the report and the tests cannot drift apart. The
 recordings are read in place from ``../shared/realdata`` beside the checkout;
 nothing is copied.
 
-Sections 8 and 9 are the simulation studies of the cohort inference
+Sections 8 to 11 are the simulation studies of the cohort inference
 (``bench/inference_validation.py``). Run: ``make validation``
 (``PYTHONPATH=. .venv/bin/python bench/validation_report.py`` from the repository root;
 about ten minutes, nearly all of it the simulation studies).

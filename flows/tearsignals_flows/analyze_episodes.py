@@ -30,9 +30,19 @@ def summarize_cohort(lake: str, config: AnalysisConfig) -> int:
         return pipeline.summarize_cohort(Path(lake), config).height
 
 
+@task(name="sensitivity-runs", retries=1, retry_delay_seconds=2)
+def sensitivity_runs(lake: str, config: AnalysisConfig) -> int:
+    with privacy.withheld_errors("sensitivity runs"):
+        return pipeline.sensitivity_runs(Path(lake), config).height
+
+
 @flow(name="analyze-episodes", validate_parameters=True)
-def analyze_episodes(lake: str, config: AnalysisConfig = AnalysisConfig()) -> dict[str, object]:
-    """Analyse the selected subjects (all by default), then rebuild the cohort summary."""
+def analyze_episodes(
+    lake: str, config: AnalysisConfig = AnalysisConfig(), sensitivity: bool = False
+) -> dict[str, object]:
+    """Analyse the selected subjects (all by default), then rebuild the cohort summary;
+    with ``sensitivity``, re-estimate the primary outcome over the plan's sensitivity
+    variants (the ``sensitivity`` table) before the report is written."""
     logger = get_run_logger()
     with lock.lake_writer(Path(lake), "analyze-episodes", on_wait=logger.warning) as removed:
         if removed:
@@ -42,10 +52,16 @@ def analyze_episodes(lake: str, config: AnalysisConfig = AnalysisConfig()) -> di
         futures = {s: analyze_subject.submit(lake, s, config) for s in subjects}
         counts = {s: f.result() for s, f in futures.items()}
         n_rows = summarize_cohort(lake, config)
+        n_variants = sensitivity_runs(lake, config) if sensitivity else 0
         pipeline.analysis_done(Path(lake), subjects)
         cohort = pipeline.read_cohort_summary(Path(lake))
         report_path = report.write_report(Path(lake), config.params_hash())
     markdown = report.cohort_markdown(cohort, config.windows.names(), report_path)
     create_markdown_artifact(markdown, key="cohort-summary")
     logger.info("cohort summary has %d rows", n_rows)
-    return {"subjects": counts, "cohort_rows": n_rows, "params_hash": config.params_hash()}
+    return {
+        "subjects": counts,
+        "cohort_rows": n_rows,
+        "sensitivity_rows": n_variants,
+        "params_hash": config.params_hash(),
+    }

@@ -32,7 +32,10 @@ def build_deployments(
     manual = analyze_episodes.to_deployment(
         name="manual",
         parameters={"lake": str(lake)},
-        description="Recompute windows, HRV, shifts and summaries; parameters validated by pydantic.",
+        description=(
+            "Recompute windows, HRV, shifts and summaries (sensitivity=true adds the "
+            "sensitivity runs); parameters validated by pydantic."
+        ),
     )
     return [nightly, manual]
 

@@ -312,6 +312,62 @@ class TimecourseConfig(_Frozen):
         return self
 
 
+class SensitivityConfig(_Frozen):
+    """Sensitivity runs of the primary analysis (``tearsignals.stats.sensitivity``).
+
+    The primary outcome is re-estimated (``cohort_summary``'s t-interval over
+    subject means) for every combination of a cleaning method, a baseline window
+    and an onset jitter: each list is joined with the plan's own choice (its
+    ``cleaning.method``, ``windows.baseline_min`` and no jitter), so the grid
+    always holds the primary analysis itself. A jitter of ``d`` minutes moves
+    every logged episode (onset and end) by ``d``: crying logs are written after
+    the fact, so the logged onset may be minutes off.
+    """
+
+    cleaning_methods: tuple[Literal["median", "lipponen"], ...] = ("lipponen", "median")
+    baselines_min: tuple[tuple[float, float], ...] = Field(
+        ((-10.0, -5.0), (-20.0, -10.0)),
+        description="baseline windows (minutes from the onset) besides the plan's",
+    )
+    onset_jitter_min: tuple[float, ...] = Field(
+        (-5.0, -2.0, 2.0), description="shifts of every logged episode, minutes (0: none)"
+    )
+
+    @model_validator(mode="after")
+    def _finite(self) -> SensitivityConfig:
+        for lo, hi in self.baselines_min:
+            if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+                raise ValueError(f"baseline ({lo}, {hi}) needs finite bounds with start < end")
+        if not all(math.isfinite(d) and abs(d) <= 60.0 for d in self.onset_jitter_min):
+            raise ValueError("onset jitters must be finite and within 60 minutes")
+        return self
+
+
+class PowerConfig(_Frozen):
+    """The power table (``tearsignals.stats.power``): subjects x episodes for a target power.
+
+    ``effect`` is the control-adjusted shift to detect, in the primary metric's
+    unit; ``None`` takes half the fitted SD of one episode's shift,
+    ``0.5 sqrt(tau^2 + sigma^2)`` (a medium standardised effect).
+    """
+
+    effect: float | None = Field(None, description="effect to detect (primary metric's unit)")
+    target_power: float = Field(0.8, gt=0.0, lt=1.0)
+    alpha: float = Field(0.05, gt=0.0, lt=1.0, description="two-sided test level")
+    episodes_per_subject: tuple[int, ...] = Field(
+        (1, 2, 3, 4, 6, 8, 12), min_length=1, description="designs to size (episodes each)"
+    )
+    max_subjects: int = Field(1000, ge=3, description="larger designs: subjects_needed null")
+
+    @model_validator(mode="after")
+    def _positive(self) -> PowerConfig:
+        if any(m < 1 for m in self.episodes_per_subject):
+            raise ValueError("episodes_per_subject must be >= 1")
+        if self.effect is not None and not (math.isfinite(self.effect) and self.effect != 0):
+            raise ValueError("effect must be a finite, non-zero number")
+        return self
+
+
 class Outcome(_Frozen):
     """One result row of the analysis: the control-adjusted shift of ``metric`` in ``window``."""
 
@@ -350,7 +406,9 @@ class StatsConfig(_Frozen):
     (``tearsignals.stats.mixed_model``) covers the primary row and the
     declared families, with a random intercept per subject, plus a random
     ``intensity_within`` slope where ``random_slope_min_subjects`` subjects let
-    it be estimated, and optional ``covariates``. Windows must be windows of the analysis
+    it be estimated, and optional ``covariates``. ``sensitivity`` names the
+    variants of the sensitivity runs of the primary outcome, ``power`` the
+    designs of the power table. Windows must be windows of the analysis
     (:meth:`WindowConfig.names`) other than ``baseline``, checked by
     :class:`AnalysisConfig`; metric names by :func:`tearsignals.plan.checked`.
     """
@@ -379,6 +437,8 @@ class StatsConfig(_Frozen):
         5, ge=1, description="rarer contexts are pooled into 'other' for the context term"
     )
     timecourse: TimecourseConfig = TimecourseConfig()
+    sensitivity: SensitivityConfig = SensitivityConfig()
+    power: PowerConfig = PowerConfig()
 
     @model_validator(mode="after")
     def _distinct_families(self) -> StatsConfig:

@@ -18,21 +18,22 @@ between is finished by the next nightly run (:func:`subjects_to_analyse`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, time, timedelta
 from importlib.metadata import version
 from pathlib import Path
 
 import polars as pl
+from pydantic import ValidationError
 
 from tearsignals import plan
 from tearsignals.beats.source_priority import beats_by_priority
-from tearsignals.config import AnalysisConfig
+from tearsignals.config import AnalysisConfig, PowerConfig, validation_summary
 from tearsignals.episodes import shifts, timecourse, window_metrics, windows
 from tearsignals.errors import InputError
 from tearsignals.ingest import files
 from tearsignals.lake import store
-from tearsignals.stats import cohort_timecourse, mixed_model, summaries
+from tearsignals.stats import cohort_timecourse, mixed_model, power, sensitivity, summaries
 
 GOLD_PER_SUBJECT = ("episode_windows", "episode_shifts", "subject_summary", "episode_timecourse")
 
@@ -76,18 +77,38 @@ def record_params(lake: Path, cfg: AnalysisConfig) -> Path:
     return store.write_params(lake, cfg.params_hash(), params_document(cfg))
 
 
+def episode_spec(
+    all_episodes: pl.DataFrame,
+    hours: pl.DataFrame,
+    cfg: AnalysisConfig,
+    window_names: Sequence[str] | None = None,
+) -> pl.DataFrame:
+    """The window spec of the selected episodes (``cfg.since``/``until``), narrowed to
+    ``window_names`` when given; ``hours`` from :func:`windows.data_hours`."""
+    chosen = _selected_episodes(all_episodes, cfg).get_column("episode_id")
+    # Controls must avoid every logged episode, so the spec sees all of them.
+    spec = windows.episode_windows_spec(all_episodes, cfg.windows, hours)
+    spec = spec.filter(pl.col("episode_id").is_in(chosen.implode()))
+    if window_names is not None:
+        spec = spec.filter(pl.col("window").is_in(list(window_names)))
+    return spec
+
+
+def _subject_inputs(lake: Path, subject_id: str) -> tuple[pl.DataFrame, ...]:
+    """One subject's episodes, beats (after source priority) and heart rate."""
+    return (
+        store.scan_committed(lake, "episodes", [subject_id]).collect(),
+        beats_by_priority(store.scan_committed(lake, "beats", [subject_id]).collect()),
+        store.scan_committed(lake, "heart_rate", [subject_id]).collect(),
+    )
+
+
 def analyze_subject(lake: Path, subject_id: str, cfg: AnalysisConfig) -> dict[str, int]:
     """Recompute one subject's gold tables and replace their partitions as a unit."""
     params = cfg.params_hash()
     record_params(lake, cfg)
-    all_episodes = store.scan_committed(lake, "episodes", [subject_id]).collect()
-    beats = beats_by_priority(store.scan_committed(lake, "beats", [subject_id]).collect())
-    heart_rate = store.scan_committed(lake, "heart_rate", [subject_id]).collect()
-    chosen = _selected_episodes(all_episodes, cfg).get_column("episode_id")
-    # Controls must avoid every logged episode, so the spec sees all of them.
-    hours = windows.data_hours(beats, heart_rate)
-    spec = windows.episode_windows_spec(all_episodes, cfg.windows, hours)
-    spec = spec.filter(pl.col("episode_id").is_in(chosen.implode()))
+    all_episodes, beats, heart_rate = _subject_inputs(lake, subject_id)
+    spec = episode_spec(all_episodes, windows.data_hours(beats, heart_rate), cfg)
     window_rows = window_metrics.episode_window_metrics(beats, heart_rate, spec, cfg, params)
     shift_rows = shifts.episode_shifts(window_rows, cfg.windows.names(), params)
     summary = summaries.subject_summary(shift_rows, cfg, params)
@@ -115,14 +136,69 @@ def summarize_cohort(lake: Path, cfg: AnalysisConfig) -> pl.DataFrame:
     models = mixed_model.cohort_models(shift_rows, episodes, cfg, params)
     store.write_unpartitioned(lake, "cohort_model", models.cohort_model)
     store.write_unpartitioned(lake, "subject_effects", models.subject_effects)
+    store.write_unpartitioned(lake, "power", power.power_table(models.cohort_model, cfg, params))
     course = store.read_table(lake, "episode_timecourse").filter(pl.col("params_hash") == params)
     averaged = cohort_timecourse.cohort_timecourse(course, params)
     store.write_unpartitioned(lake, "cohort_timecourse", averaged)
     return cohort
 
 
+SENSITIVITY_MARGIN_MIN = 10.0  # beats kept around each window: far beyond any cleaning window
+
+
+def subject_variant_shifts(
+    inputs: tuple[pl.DataFrame, ...], cfg: AnalysisConfig, variant: sensitivity.Variant
+) -> pl.DataFrame:
+    """One subject's ``episode_shifts`` rows of the primary windows under ``variant``."""
+    all_episodes, beats, heart_rate = inputs
+    chosen = sensitivity.variant_config(cfg, variant)
+    names = sensitivity.primary_windows(chosen)
+    episodes = sensitivity.jittered(all_episodes, variant.onset_jitter_min)
+    spec = episode_spec(episodes, windows.data_hours(beats, heart_rate), chosen, names)
+    near = sensitivity.beats_near_windows(beats, spec, SENSITIVITY_MARGIN_MIN)
+    rows = window_metrics.episode_window_metrics(near, heart_rate, spec, chosen, "")
+    return shifts.episode_shifts(rows, names, "")
+
+
+def sensitivity_runs(lake: Path, cfg: AnalysisConfig) -> pl.DataFrame:
+    """The primary analysis under every variant of ``cfg.stats.sensitivity``, written as
+    the ``sensitivity`` table (:mod:`tearsignals.stats.sensitivity`)."""
+    params = cfg.params_hash()
+    record_params(lake, cfg)
+    grid = sensitivity.variants(cfg)
+    found: dict[sensitivity.Variant, list[pl.DataFrame]] = {v: [] for v in grid}
+    for subject_id in select_subjects(lake, cfg.subjects):
+        inputs = _subject_inputs(lake, subject_id)
+        for v in grid:
+            found[v].append(subject_variant_shifts(inputs, cfg, v))
+    table = sensitivity.sensitivity_table(
+        {v: pl.concat(parts) for v, parts in found.items() if parts}, cfg, params
+    )
+    store.write_unpartitioned(lake, "sensitivity", table)
+    return table
+
+
 def read_cohort_summary(lake: Path) -> pl.DataFrame:
     return store.read_table(lake, "cohort_summary")
+
+
+def read_sensitivity(lake: Path, params_hash: str) -> pl.DataFrame:
+    """The ``sensitivity`` rows of one parameter set."""
+    return store.read_table(lake, "sensitivity").filter(pl.col("params_hash") == params_hash)
+
+
+def power_of_lake(lake: Path, params_hash: str, options: Mapping[str, object]) -> pl.DataFrame:
+    """The ``power`` table of a stored analysis, its plan's ``stats.power`` updated by
+    ``options``; :class:`InputError` (one line) for a bad option or no stored model."""
+    cfg = AnalysisConfig.model_validate(store.read_params(lake, params_hash)["parameters"])
+    try:
+        chosen = PowerConfig.model_validate({**cfg.stats.power.model_dump(), **options})
+    except ValidationError as err:
+        raise InputError(f"invalid option {validation_summary(err)}") from None
+    models = store.read_table(lake, "cohort_model").filter(pl.col("params_hash") == params_hash)
+    if models.is_empty():
+        raise InputError(f"lake {lake} holds no cohort model for parameters {params_hash}")
+    return power.power_table(models, cfg, params_hash, chosen)
 
 
 def ingest_subject_files(
@@ -156,11 +232,16 @@ def analysis_done(lake: Path, subjects: Sequence[str]) -> None:
     store.clear_pending_analysis(lake, subjects)
 
 
-def analyze_lake(lake: Path, cfg: AnalysisConfig) -> dict[str, dict[str, int]]:
-    """Analyse the selected subjects and rebuild the cohort summary (analyze-episodes without Prefect)."""
+def analyze_lake(
+    lake: Path, cfg: AnalysisConfig, with_sensitivity: bool = False
+) -> dict[str, dict[str, int]]:
+    """Analyse the selected subjects and rebuild the cohort summary, then the sensitivity
+    runs when asked (analyze-episodes without Prefect)."""
     subjects = select_subjects(lake, cfg.subjects)
     counts = {s: analyze_subject(lake, s, cfg) for s in subjects}
     summarize_cohort(lake, cfg)
+    if with_sensitivity:
+        sensitivity_runs(lake, cfg)
     analysis_done(lake, subjects)
     return counts
 

@@ -32,9 +32,16 @@ import numpy as np
 import polars as pl
 from scipy import stats as sps
 
-from tearsignals.config import AnalysisConfig, FrequencyConfig, Outcome, StatsConfig
+from tearsignals import pipeline
+from tearsignals.config import (
+    AnalysisConfig,
+    FrequencyConfig,
+    Outcome,
+    SensitivityConfig,
+    StatsConfig,
+)
 from tearsignals.episodes import shifts, timecourse, window_metrics, windows
-from tearsignals.stats import cohort_timecourse, mixed_model, summaries
+from tearsignals.stats import cohort_timecourse, mixed_model, sensitivity, summaries
 from tearsignals.synth import PlantedEffect, SynthConfig, generate_subject
 
 HETEROGENEOUS = PlantedEffect(hr_during_sd_bpm=2.0, ln_rmssd_ratio_sd=0.10)
@@ -83,6 +90,91 @@ def synthetic_cohort(cfg: SynthConfig) -> Cohort:
         beats=pl.concat(beats) if beats else pl.DataFrame(schema=_BEATS),
         heart_rate=pl.concat(heart_rate) if heart_rate else pl.DataFrame(schema=_HR),
         episodes=pl.concat(episodes),
+    )
+
+
+def jitter_cohort() -> Cohort:
+    """4 subjects x 10 days with HR +8 bpm during every episode (RMSSD unchanged)."""
+    effect = PlantedEffect(hr_during_bpm=8.0, rmssd_post_0_20_ratio=1.0)
+    return synthetic_cohort(
+        SynthConfig(
+            n_subjects=4,
+            n_days=10,
+            seed=3,
+            effect=effect,
+            episodes_per_month=20.0,
+            minute_hr_every=0,
+        )
+    )
+
+
+def null_drift_cohort(seed: int = 1001, n_subjects: int = 6) -> Cohort:
+    """A cohort without any episode effect, with the circadian drift of :func:`null_rows`."""
+    return synthetic_cohort(
+        SynthConfig(
+            n_subjects=n_subjects,
+            n_days=10,
+            seed=seed,
+            effect=PlantedEffect.zero(),
+            episodes_per_month=20.0,
+            minute_hr_every=0,
+            drift_bpm_per_h=DRIFT_BPM_PER_H,
+        )
+    )
+
+
+# Sensitivity of the planted HR-during effect to the onset jitter alone: a log moved by d
+# minutes covers |d| minutes outside the episode instead of inside it.
+JITTER_PLAN = AnalysisConfig(
+    frequency=FAST,
+    stats=StatsConfig(
+        moderators=(),
+        primary=Outcome(metric="mean_hr_bpm", window="during"),
+        sensitivity=SensitivityConfig(
+            cleaning_methods=(), baselines_min=(), onset_jitter_min=(-5.0, -2.0, 2.0)
+        ),
+    ),
+)
+
+
+def simulated_power(
+    effect: float, sd_subject: float, sd_residual: float, n: int, m: int, reps: int, seed: int
+) -> float:
+    """Share of ``reps`` simulated cohorts (``n`` subjects x ``m`` episodes, shifts
+    ``effect + u_i + e_ij``) whose primary test - the t-test over subject means, as
+    ``cohort_summary`` computes it (``summaries.mean_inference``) - rejects at 0.05."""
+    rng = np.random.default_rng(seed)
+    shifts = (
+        effect + rng.normal(0, sd_subject, (reps, n, 1)) + rng.normal(0, sd_residual, (reps, n, m))
+    )
+    means = shifts.mean(axis=2)
+    groups = pl.DataFrame(
+        {
+            "shift_kind": "adjusted",
+            "n": np.full(reps, n),
+            "mean_shift": means.mean(axis=1),
+            "sd": means.std(axis=1, ddof=1),
+        }
+    )
+    return float((summaries.mean_inference(groups)["p_value"] < 0.05).mean())
+
+
+def cohort_sensitivity(cohort: Cohort, cfg: AnalysisConfig) -> pl.DataFrame:
+    """The ``sensitivity`` table of the cohort: each subject's shifts under each variant
+    (``pipeline.subject_variant_shifts``, as ``pipeline.sensitivity_runs`` computes them)."""
+    found: dict[sensitivity.Variant, list[pl.DataFrame]] = {
+        v: [] for v in sensitivity.variants(cfg)
+    }
+    for (subject_id,), episodes in cohort.episodes.partition_by("subject_id", as_dict=True).items():
+        inputs = (
+            episodes,
+            cohort.beats.filter(pl.col("subject_id") == subject_id),
+            cohort.heart_rate.filter(pl.col("subject_id") == subject_id),
+        )
+        for v, parts in found.items():
+            parts.append(pipeline.subject_variant_shifts(inputs, cfg, v))
+    return sensitivity.sensitivity_table(
+        {v: pl.concat(parts) for v, parts in found.items()}, cfg, "sim"
     )
 
 

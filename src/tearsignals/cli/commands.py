@@ -80,7 +80,9 @@ def stored_subjects(lake: Path, config: AnalysisConfig, key: bytes | None) -> An
     return config.model_copy(update={"subjects": chosen})
 
 
-def analyze(lake: Path, config: AnalysisConfig, key_file: Path | None = None) -> int:
+def analyze(
+    lake: Path, config: AnalysisConfig, key_file: Path | None = None, sensitivity: bool = False
+) -> int:
     from tearsignals_flows.analyze_episodes import analyze_episodes
 
     wanted = config.subjects or ()
@@ -90,9 +92,20 @@ def analyze(lake: Path, config: AnalysisConfig, key_file: Path | None = None) ->
         unknown = sorted(w for w, s in zip(wanted, config.subjects, strict=True) if s not in have)
         if unknown:
             raise InputError(f"no episodes in the lake for subject(s): {', '.join(unknown)}")
-    analyze_episodes(lake=str(lake), config=config)
+    analyze_episodes(lake=str(lake), config=config, sensitivity=sensitivity)
     print(report.cohort_text(pipeline.read_cohort_summary(lake), config.windows.names()))
+    if sensitivity:
+        print()
+        print(report.sensitivity_text(pipeline.read_sensitivity(lake, config.params_hash())))
     print(f"lake: {lake}")
+    return 0
+
+
+def power(lake: Path, params_hash: str | None, options: dict[str, object]) -> int:
+    """Print the power table of the lake's fitted primary model, with ``options`` over
+    the plan's ``stats.power`` (effect, target power, alpha, designs); writes nothing."""
+    chosen = params_hash or report.latest_params_hash(lake)
+    print(report.power_text(pipeline.power_of_lake(lake, chosen, options)))
     return 0
 
 

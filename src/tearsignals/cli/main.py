@@ -53,6 +53,13 @@ def _outcome(text: str) -> Outcome:
     return Outcome(metric=metric, window=window)
 
 
+def _counts(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected whole numbers M,M,..., got {text!r}") from None
+
+
 def _bins(text: str) -> tuple[tuple[float, float], ...]:
     return tuple(_span(part.replace(":", ",")) for part in text.split(";"))
 
@@ -140,8 +147,39 @@ def _parser() -> argparse.ArgumentParser:
         help="analysis plan (TOML: windows, cleaning, quality, primary outcome, families; "
         "see plans/default.toml); stored beside the run's parameters in the lake",
     )
+    s.add_argument(
+        "--sensitivity",
+        action="store_true",
+        help="also re-estimate the primary outcome over cleaning method x baseline x onset "
+        "jitter (the plan's stats.sensitivity; the sensitivity table)",
+    )
     _window_options(s)
     _key_option(s)
+
+    s = sub.add_parser(
+        "power", help="subjects x episodes needed to detect an effect on the primary outcome"
+    )
+    s.add_argument("--lake", type=Path, required=True)
+    s.add_argument(
+        "--params",
+        metavar="HASH",
+        help="parameter set whose fitted model to use (default: the one of the cohort tables)",
+    )
+    s.add_argument(
+        "--effect",
+        type=float,
+        help="adjusted shift to detect, in the primary metric's unit (default: the plan's, "
+        "or half the fitted SD of one episode's shift)",
+    )
+    s.add_argument("--power", type=float, dest="target_power", help="target power (default 0.8)")
+    s.add_argument("--alpha", type=float, help="two-sided level (default 0.05)")
+    s.add_argument(
+        "--episodes",
+        type=_counts,
+        metavar="M,M,...",
+        dest="episodes_per_subject",
+        help="episodes per subject to size (default 1,2,3,4,6,8,12)",
+    )
 
     s = sub.add_parser("synth", help="write a synthetic cohort as input files")
     s.add_argument("outdir", type=Path)
@@ -320,7 +358,16 @@ def _dispatch(args: argparse.Namespace) -> int:
         )
     if args.command == "analyze":
         lake = _existing_dir(args.lake, "lake")
-        return commands.analyze(lake, _analysis_config(args), _key_file(args.key_file))
+        return commands.analyze(
+            lake, _analysis_config(args), _key_file(args.key_file), args.sensitivity
+        )
+    if args.command == "power":
+        options = {
+            k: getattr(args, k)
+            for k in ("effect", "target_power", "alpha", "episodes_per_subject")
+            if getattr(args, k) is not None
+        }
+        return commands.power(_existing_dir(args.lake, "lake"), args.params, options)
     if args.command == "synth":
         return commands.synth(args.outdir, commands.synth_config(args))
     if args.command == "demo":

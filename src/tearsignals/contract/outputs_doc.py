@@ -87,7 +87,7 @@ text. Elements carry `data-figure`, `data-table` and `data-column` attributes fo
 | Quality ledger | episode and control windows by grade and reason; beats corrected per window name (Lipponen classes, share of beats) | `episode_windows` |
 | Cohort table | the control-adjusted rows of the cohort summary with their family and q-value; the base mixed model's average control-adjusted shift with q-values | `cohort_summary`, `cohort_model` |
 | (further cohort tables) | every other unpartitioned gold table with rows for the parameter set (e.g. per-subject estimates, sensitivity runs, power), as a table headed by its schema description; absent when the lake holds none | its table |
-| Methods and parameters | a methods paragraph generated from the stored parameters (windows, cleaning, quality, spectrum, estimand and controls, statistics, software versions) and every stored parameter | `_analysis_params/<params_hash>.json` |
+| Methods and parameters | a methods paragraph generated from the stored parameters (windows, cleaning, quality, spectrum, estimand and controls, statistics, power and sensitivity design, software versions) and every stored parameter | `_analysis_params/<params_hash>.json` |
 """
 
 

@@ -39,6 +39,8 @@ TABLE_NAMES = (
     "subject_effects",
     "episode_timecourse",
     "cohort_timecourse",
+    "sensitivity",
+    "power",
 )
 
 ROW_NUMBER = "row_number"

@@ -126,3 +126,55 @@ def cohort_markdown(
             f"Report: [{report_path.name}]({report_path.resolve().as_uri()}) (`{report_path}`)",
         ]
     return "\n".join(out) + "\n"
+
+
+def sensitivity_text(table: pl.DataFrame) -> str:
+    """The sensitivity runs as a fixed-width table: variant, subjects, episodes, estimate, CI."""
+    if table.is_empty():
+        return "Sensitivity runs: none."
+    first = table.row(0, named=True)
+    w = max(len(v) for v in table["variant"])
+    header = f"{'variant':<{w}} {'subj':>4} {'ep':>4} {'estimate':>9} {'95% CI':>21}"
+    lines = [
+        f"Sensitivity of the primary outcome (control-adjusted {first['metric']} shift in "
+        f"{first['window']}; * = the plan's analysis):",
+        header,
+        "-" * len(header),
+    ]
+    for r in table.iter_rows(named=True):
+        ci = f"[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]"
+        mark = "*" if r["is_primary"] else " "
+        lines.append(
+            f"{r['variant']:<{w}} {r['n_subjects']:>4} {r['n_episodes']:>4} "
+            f"{_fmt(r['estimate']):>9} {ci:>21}{mark}"
+        )
+    return "\n".join(lines)
+
+
+def power_text(table: pl.DataFrame) -> str:
+    """The power table as text: the fitted components and effect, then subjects per design."""
+    r0 = table.row(0, named=True)
+    head = (
+        f"Power for the control-adjusted {r0['metric']} shift in {r0['window']} "
+        f"(parameters {r0['params_hash']}):"
+    )
+    if r0["sd_subject"] is None:
+        return f"{head}\n  {r0['note']}"
+    lines = [
+        head,
+        f"  fitted SDs: between subjects {r0['sd_subject']:.4g}, within subjects "
+        f"{r0['sd_residual']:.4g} ({r0['n_subjects_fitted']} subjects, "
+        f"{r0['n_episodes_fitted']} episodes)",
+        f"  effect {r0['effect']:.4g} ({r0['effect_sd']:.2f} SD of one episode's shift), "
+        f"two-sided alpha {r0['alpha']:g}, target power {100 * r0['target_power']:g} %",
+        f"  {'episodes/subject':>16} {'subjects':>9} {'episodes':>9} {'power':>6}",
+    ]
+    for r in table.iter_rows(named=True):
+        if r["subjects_needed"] is None:
+            lines.append(f"  {r['episodes_per_subject']:>16} {r['note']}")
+            continue
+        lines.append(
+            f"  {r['episodes_per_subject']:>16} {r['subjects_needed']:>9} "
+            f"{r['episodes_needed']:>9} {r['power']:>6.3f}"
+        )
+    return "\n".join(lines)

@@ -35,6 +35,9 @@ def test_the_paragraph_follows_the_parameters() -> None:
     assert "control-adjusted ln_rmssd shift in post_30_90 (a family of one)" in text
     assert "heart_rate: mean_hr_bpm in every window" in text
     assert "tearsignals 9.8.7 (analysis)" in text
+    assert "cleaning method (median, lipponen) x baseline ([-10, -5), [-20, -10) min" in text
+    assert "onset jitter (none, -5, -2, +2 min" in text
+    assert "80 % power (two-sided alpha 0.05) to detect half the fitted SD" in text
 
 
 def test_the_default_cleaning_is_named_with_its_guards() -> None:
