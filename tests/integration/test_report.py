@@ -209,9 +209,10 @@ def test_further_cohort_tables_get_a_section_only_when_they_hold_rows(
 ) -> None:
     inputs = document.read_inputs(desk_lake.lake, desk_lake.params_hash)
     holding = {t for t, (_, frame) in inputs.other_tables.items() if not frame.is_empty()}
-    assert holding == {"subject_effects"}  # written by every analysis; sensitivity on request
+    assert holding == {"subject_effects", "power"}  # by every analysis; sensitivity on request
     page = desk_lake.report.read_text()
-    assert 'id="subject_effects"' in page and 'id="sensitivity"' not in page
+    assert 'id="subject_effects"' in page and 'id="power"' in page
+    assert 'id="sensitivity"' not in page
     rows = pl.DataFrame({"variant": ["jitter -5 min", "median cleaning"], "estimate": [0.17, 0.19]})
 
     def sections(frame: pl.DataFrame) -> dict[str, str]:

@@ -32,7 +32,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import timedelta
 from itertools import product
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 import polars as pl
 
@@ -40,6 +40,7 @@ from tearsignals.config import AnalysisConfig, WindowConfig, minutes_text
 from tearsignals.contract import schema
 from tearsignals.stats import summaries
 
+T = TypeVar("T")
 SPECTRAL_METRICS = ("lf_ms2", "hf_ms2", "ln_hf", "lf_hf", "resp_rate_bpm")
 
 
@@ -51,22 +52,18 @@ class Variant(NamedTuple):
     onset_jitter_min: float
 
 
-def _with_first(first: object, others: tuple[object, ...]) -> list[object]:
+def _with_first(first: T, others: tuple[T, ...]) -> list[T]:
     """``first``, then ``others`` without repeats (in their order)."""
-    out = [first]
-    for item in others:
-        if item not in out:
-            out.append(item)
-    return out
+    return list(dict.fromkeys((first, *others)))
 
 
 def variants(cfg: AnalysisConfig) -> list[Variant]:
     """Every variant of ``cfg.stats.sensitivity``, the plan's own analysis first."""
     s = cfg.stats.sensitivity
-    methods = _with_first(cfg.cleaning.method, s.cleaning_methods)
+    methods: list[str] = _with_first(cfg.cleaning.method, s.cleaning_methods)
     baselines = _with_first(cfg.windows.baseline_min, s.baselines_min)
     jitters = _with_first(0.0, tuple(float(d) for d in s.onset_jitter_min))
-    return [Variant(*v) for v in product(methods, baselines, jitters)]  # type: ignore[arg-type]
+    return [Variant(*v) for v in product(methods, baselines, jitters)]
 
 
 def variant_label(v: Variant) -> str:
@@ -166,7 +163,7 @@ def sensitivity_table(
     found: Mapping[Variant, pl.DataFrame], cfg: AnalysisConfig, params_hash: str
 ) -> pl.DataFrame:
     """The ``sensitivity`` table from each variant's ``episode_shifts`` rows."""
-    primary = cfg.stats.primary
+    primary, own = cfg.stats.primary, variants(cfg)[0]
     rows = []
     for v, shifts in found.items():
         row = variant_row(shifts, cfg)
@@ -177,7 +174,7 @@ def sensitivity_table(
                 "baseline_start_min": float(v.baseline_min[0]),
                 "baseline_end_min": float(v.baseline_min[1]),
                 "onset_jitter_min": float(v.onset_jitter_min),
-                "is_primary": v == variants(cfg)[0],
+                "is_primary": v == own,
                 "metric": primary.metric,
                 "window": primary.window,
                 "estimate": row.pop("mean_shift"),
