@@ -20,11 +20,12 @@ def prefect_harness() -> Iterator[None]:
 
     Module scope, not session: the server's background threads draw from the
     global ``random`` state, which Hypothesis (rightly) flags in property tests
-    that happen to run while a harness is still alive.
+    that happen to run while a harness is still alive. The server gets 3 minutes
+    to start (Prefect's default of 30 s is too short on a loaded shared machine).
     """
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness():
+    with prefect_test_harness(server_startup_timeout=180):
         yield
 
 
