@@ -48,6 +48,10 @@ def analyze_episodes(
         if removed:
             logger.warning("removed %d files left by an interrupted run", removed)
         subjects = pipeline.select_subjects(Path(lake), config.subjects)
+        if not subjects:
+            logger.warning("the lake holds no episodes yet: nothing to analyse")
+            return {"subjects": {}, "cohort_rows": 0, "sensitivity_rows": 0,
+                    "params_hash": config.params_hash(), "leftovers_removed": removed}  # fmt: skip
         logger.info("analysing %d subjects with parameters %s", len(subjects), config.params_hash())
         futures = {s: analyze_subject.submit(lake, s, config) for s in subjects}
         counts = {s: f.result() for s, f in futures.items()}
@@ -64,4 +68,5 @@ def analyze_episodes(
         "cohort_rows": n_rows,
         "sensitivity_rows": n_variants,
         "params_hash": config.params_hash(),
+        "leftovers_removed": removed,
     }

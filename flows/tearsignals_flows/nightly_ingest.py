@@ -9,7 +9,6 @@ marked pending, so a crashed run needs no manual repair.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task
@@ -30,7 +29,7 @@ def _key(key_file: str | None) -> bytes | None:
 @task(name="ingest-subject", retries=2, retry_delay_seconds=2)
 def ingest_subject(
     lake: str, inbox: str, subject_id: str, paths: list[str], key_file: str | None = None
-) -> list[dict[str, object]]:
+) -> list[files.FileReport]:
     """Ingest one subject's files in order (one task per subject, never per row or window)."""
     logger = get_run_logger()
     key = _key(key_file)
@@ -45,35 +44,32 @@ def ingest_subject(
             report.subject_id, report.file_id[:12], report.status, report.rows_in,
             report.rows_ok, report.rows_quarantined, report.rows_duplicate, report.rows_skipped,
         )  # fmt: skip
-    return [report.__dict__ for report in reports]
+    return reports
 
 
-def _summary_markdown(reports: list[dict[str, object]]) -> str:
+def _summary_markdown(reports: list[files.FileReport]) -> str:
     head = (
         "| subject | file | format | status | in | ok | quarantined | duplicate | skipped |\n"
         "|---|---|---|---|---|---|---|---|---|\n"
     )
     rows = "".join(
-        f"| {r['subject_id']} | {str(r['file_id'])[:12]} | {r['format']} | {r['status']} "
-        f"| {r['rows_in']} | {r['rows_ok']} | {r['rows_quarantined']} | {r['rows_duplicate']} "
-        f"| {r['rows_skipped']} |\n"
+        f"| {r.subject_id} | {r.file_id[:12]} | {r.format} | {r.status} | {r.rows_in} "
+        f"| {r.rows_ok} | {r.rows_quarantined} | {r.rows_duplicate} | {r.rows_skipped} |\n"
         for r in reports
     )
     return "# Nightly ingest\n\n" + head + rows
 
 
-def _ingest_all(inbox: str, lake: str, key_file: str | None) -> list[dict[str, object]]:
+def _ingest_all(inbox: str, lake: str, key_file: str | None) -> list[files.FileReport]:
     """One ingest task per subject; the reports of the files committed by this run."""
     logger = get_run_logger()
-    by_subject: dict[str, list[str]] = defaultdict(list)
-    for subject_id, path in files.inbox_files(Path(inbox)):
-        by_subject[subject_id].append(str(path))
+    by_subject = pipeline.inbox_by_subject(Path(inbox))
     logger.info(
         "inbox has %d files for %d subjects", sum(map(len, by_subject.values())), len(by_subject)
     )
     futures = [
-        ingest_subject.submit(lake, inbox, s, paths, key_file)
-        for s, paths in sorted(by_subject.items())
+        ingest_subject.submit(lake, inbox, s, [str(p) for p in paths], key_file)
+        for s, paths in by_subject.items()
     ]
     return [r for f in futures for r in f.result()]
 
@@ -86,7 +82,13 @@ def nightly_ingest(
     config: AnalysisConfig | None = None,
     pseudonymise_key_file: str | None = None,
 ) -> dict[str, object]:
-    """Ingest every file not yet committed; re-analyse the subjects whose data changed."""
+    """Ingest every file not yet committed; re-analyse the subjects whose data changed.
+
+    Returns ``files`` (how many were committed), ``reports`` (their
+    :class:`~tearsignals.ingest.files.FileReport`), ``subjects_gained``,
+    ``leftovers_removed`` (files of an interrupted run removed on taking the
+    lock) and, when it ran, the ``analysis`` result.
+    """
     logger = get_run_logger()
     with lock.lake_writer(Path(lake), "nightly-ingest", on_wait=logger.warning) as removed:
         if removed:
@@ -94,11 +96,12 @@ def nightly_ingest(
         privacy.check_lake_mode(Path(lake), _key(pseudonymise_key_file))
         reports = _ingest_all(inbox, lake, pseudonymise_key_file)
         create_markdown_artifact(_summary_markdown(reports), key="nightly-ingest-summary")
-        gained = sorted({str(r["subject_id"]) for r in reports if int(str(r["rows_ok"])) > 0})
+        gained = pipeline.subjects_gained(reports)
         result: dict[str, object] = {
             "files": len(reports),
             "subjects_gained": gained,
             "reports": reports,
+            "leftovers_removed": removed,
         }
         stale = pipeline.subjects_to_analyse(Path(lake), gained)
         if analyze and stale:

@@ -2,9 +2,8 @@
 
 Each function here is plain Python over the pure modules (``windows``,
 ``analysis``, ``stats``) plus ``store`` and ``ingest``; the Prefect flows only
-call them. :func:`nightly_run` and :func:`analyze_lake` are the two flows
-without Prefect (no retries, no lock: callers hold
-:func:`tearsignals.lake.lock.lake_writer` when other runs may write).
+call them, in the order they call them: the flows in ``tearsignals_flows``
+are the only orchestration (lock, tasks, retries), and the tests drive them.
 
 Every analysis step first writes its parameters to
 ``LAKE/_analysis_params/<params_hash>.json`` (:func:`record_params`), so each
@@ -209,16 +208,17 @@ def ingest_subject_files(
     return [r for r in reports if r is not None]
 
 
-def ingest_inbox(lake: Path, inbox: Path, key: bytes | None = None) -> list[files.FileReport]:
-    """Every inbox file not yet committed, subject by subject (nightly-ingest without Prefect)."""
+def inbox_by_subject(inbox: Path) -> dict[str, list[Path]]:
+    """The inbox's files grouped by subject, subjects and files in sorted order."""
     by_subject: dict[str, list[Path]] = {}
     for subject_id, path in files.inbox_files(inbox):
         by_subject.setdefault(subject_id, []).append(path)
-    return [
-        report
-        for subject_id, paths in sorted(by_subject.items())
-        for report in ingest_subject_files(lake, inbox, subject_id, paths, key)
-    ]
+    return by_subject
+
+
+def subjects_gained(reports: Sequence[files.FileReport]) -> list[str]:
+    """Subjects that gained accepted rows in ``reports``."""
+    return sorted({r.subject_id for r in reports if r.rows_ok > 0})
 
 
 def subjects_to_analyse(lake: Path, gained: Sequence[str]) -> list[str]:
@@ -230,29 +230,3 @@ def subjects_to_analyse(lake: Path, gained: Sequence[str]) -> list[str]:
 def analysis_done(lake: Path, subjects: Sequence[str]) -> None:
     """Clear the pending marks of ``subjects``: their gold tables and the cohort are rebuilt."""
     store.clear_pending_analysis(lake, subjects)
-
-
-def analyze_lake(
-    lake: Path, cfg: AnalysisConfig, with_sensitivity: bool = False
-) -> dict[str, dict[str, int]]:
-    """Analyse the selected subjects and rebuild the cohort summary, then the sensitivity
-    runs when asked (analyze-episodes without Prefect)."""
-    subjects = select_subjects(lake, cfg.subjects)
-    counts = {s: analyze_subject(lake, s, cfg) for s in subjects}
-    summarize_cohort(lake, cfg)
-    if with_sensitivity:
-        sensitivity_runs(lake, cfg)
-    analysis_done(lake, subjects)
-    return counts
-
-
-def nightly_run(
-    lake: Path, inbox: Path, cfg: AnalysisConfig | None = None, key: bytes | None = None
-) -> list[files.FileReport]:
-    """Ingest the inbox, then re-analyse every stale subject (nightly-ingest without Prefect)."""
-    reports = ingest_inbox(lake, inbox, key)
-    gained = sorted({r.subject_id for r in reports if r.rows_ok > 0})
-    stale = subjects_to_analyse(lake, gained)
-    if stale:
-        analyze_lake(lake, (cfg or AnalysisConfig()).model_copy(update={"subjects": tuple(stale)}))
-    return reports

@@ -1,8 +1,9 @@
-"""Fork server for the crash tests: import tearsignals once, then fork one child per job.
+"""Fork server for the crash tests: import the flows once, then fork one child per job.
 
-Run as ``python tests/faults/_child.py``. It reads one JSON request per line on
-stdin, ``{"jobs": [job, ...]}``, forks one child per job (all at once, so jobs
-of one request run concurrently), waits for them and answers one JSON line
+Run as ``python tests/faults/_child.py`` with ``PREFECT_API_URL`` naming the
+test session's Prefect server. It reads one JSON request per line on stdin,
+``{"jobs": [job, ...]}``, forks one child per job (all at once, so jobs of one
+request run concurrently), waits for them and answers one JSON line
 ``{"exits": [code, ...]}`` (``-9`` is a SIGKILL). A job is::
 
     {"lake": str, "inbox": str, "phase": "nightly" | "analyze", "config": AnalysisConfig,
@@ -11,15 +12,17 @@ of one request run concurrently), waits for them and answers one JSON line
 
 Each child applies ``env`` (e.g. ``TEARSIGNALS_FAULT``) and the optional
 ``RLIMIT_FSIZE`` (with SIGXFSZ ignored, so writes fail with EFBIG like on a
-full disk), takes the lake's writer lock, optionally holds it ``hold_s``
-seconds, runs the phase like the flows do, and appends one JSON line
+full disk), then runs the real flow of the phase, ``nightly-ingest`` or
+``analyze-episodes``, as the CLI does. To observe the lock, the child wraps
+:func:`tearsignals.lake.lock.lake_writer`: once the flow holds the lock it
+sleeps ``hold_s`` seconds and, when the flow lets go, appends one JSON line
 (phase, lock start/end times, whether it had to wait) to ``events``. A child
-that fails writes ``<exception type>: <message>`` to ``errors``.
+whose flow fails writes ``<exception type>: <message>`` to ``errors``.
 
 Forking is safe because this process only imports modules and builds the
-great-expectations context; it never runs a polars query, so there is no
-thread pool to lose. Starting once and forking saves the ~3 s import and
-great-expectations start-up per crash.
+great-expectations context; it never runs a polars query or a flow, so there
+is no thread pool or event loop to lose. Starting once and forking saves the
+import of Prefect and the great-expectations start-up per crash.
 """
 
 from __future__ import annotations
@@ -31,34 +34,63 @@ import signal
 import sys
 import time
 import traceback
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
 
+def _observed_lock(
+    real: Callable[..., AbstractContextManager[int]], job: dict[str, Any]
+) -> Callable[..., AbstractContextManager[int]]:
+    """``lake_writer`` that holds the outermost lock ``hold_s`` and records its span."""
+    depth = [0]
+
+    @contextmanager
+    def lake_writer(lake: Path, purpose: str, **kwargs: Any) -> Iterator[int]:
+        waits: list[str] = []
+        notify = kwargs.pop("on_wait", None)
+
+        def on_wait(message: str) -> None:
+            waits.append(message)
+            if notify is not None:
+                notify(message)
+
+        with real(lake, purpose, on_wait=on_wait, **kwargs) as removed:
+            depth[0] += 1
+            outer = depth[0] == 1
+            start = time.time()
+            if outer:
+                time.sleep(job.get("hold_s") or 0.0)
+            try:
+                yield removed
+            finally:
+                depth[0] -= 1
+        if outer and job.get("events"):
+            line = {"phase": job["phase"], "start": start, "end": time.time(),
+                    "waited": bool(waits)}  # fmt: skip
+            with Path(job["events"]).open("a") as fh:
+                fh.write(json.dumps(line) + "\n")
+
+    return lake_writer
+
+
 def _run_job(job: dict[str, Any]) -> None:
-    from tearsignals import pipeline
     from tearsignals.config import AnalysisConfig
     from tearsignals.lake import lock
+    from tearsignals_flows.analyze_episodes import analyze_episodes
+    from tearsignals_flows.nightly_ingest import nightly_ingest
 
     os.environ.update(job.get("env") or {})
     if job.get("fsize"):
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (job["fsize"], job["fsize"]))
-    lake, inbox = Path(job["lake"]), Path(job["inbox"])
-    cfg = AnalysisConfig.model_validate(job["config"])
-    waits: list[str] = []
-    with lock.lake_writer(lake, f"fault-test {job['phase']}", on_wait=waits.append):
-        start = time.time()
-        time.sleep(job.get("hold_s") or 0.0)
-        if job["phase"] == "nightly":
-            pipeline.nightly_run(lake, inbox, cfg)
-        else:
-            pipeline.analyze_lake(lake, cfg)
-        end = time.time()
-    if job.get("events"):
-        line = {"phase": job["phase"], "start": start, "end": end, "waited": bool(waits)}
-        with Path(job["events"]).open("a") as fh:
-            fh.write(json.dumps(line) + "\n")
+    lock.lake_writer = _observed_lock(lock.lake_writer, job)  # type: ignore[assignment]
+    config = AnalysisConfig.model_validate(job["config"])
+    if job["phase"] == "nightly":
+        nightly_ingest(inbox=job["inbox"], lake=job["lake"], config=config)
+    else:
+        analyze_episodes(lake=job["lake"], config=config)
 
 
 def _child(job: dict[str, Any]) -> None:
@@ -88,7 +120,8 @@ def _report_failure(job: dict[str, Any], err: BaseException) -> None:
 
 
 def _serve() -> None:
-    from tearsignals import pipeline  # noqa: F401  (imported once, before forks)
+    import tearsignals_flows.analyze_episodes
+    import tearsignals_flows.nightly_ingest  # noqa: F401  (imported once, before forks)
     from tearsignals.contract import expectations
 
     expectations.suite("beats")  # builds the great-expectations context once

@@ -23,15 +23,14 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
 import pytest
 
-from tearsignals import pipeline
 from tearsignals.config import AnalysisConfig, FrequencyConfig
 from tearsignals.contract import schema
-from tearsignals.lake import lock, store
+from tearsignals.lake import store
 from tearsignals.synth import SynthConfig, write_cohort
 
 COHORT = SynthConfig(n_subjects=2, n_days=2, seed=0, episodes_per_month=45.0)
@@ -45,8 +44,8 @@ CHILD = Path(__file__).with_name("_child.py")
 class Forker:
     """Client of ``_child.py``: run jobs in forked children, get their exit codes."""
 
-    def __init__(self) -> None:
-        env = {**os.environ, "GX_ANALYTICS_ENABLED": "False"}
+    def __init__(self, prefect_api_url: str) -> None:
+        env = {**os.environ, "GX_ANALYTICS_ENABLED": "False", "PREFECT_API_URL": prefect_api_url}
         env.pop(store.FAULT_ENV, None)
         self._proc = subprocess.Popen(
             [sys.executable, str(CHILD)],
@@ -140,10 +139,12 @@ def duplicate_keys(lake: Path) -> int:
 
 
 def rerun(lake: Path, inbox: Path) -> int:
-    """The next nightly run, in this process: lock (cleans up), ingest, analyse; files removed."""
-    with lock.lake_writer(lake, "rerun") as removed:
-        pipeline.nightly_run(lake, inbox, FAST)
-    return removed
+    """The next nightly run, in this process (the real flow: lock, which cleans up, ingest,
+    analysis); how many leftover files taking the lock removed."""
+    from tearsignals_flows.nightly_ingest import nightly_ingest
+
+    result = nightly_ingest(inbox=str(inbox), lake=str(lake), config=FAST)
+    return int(cast(int, result["leftovers_removed"]))
 
 
 def _write_extra_exports(subject_dir: Path) -> None:
@@ -172,7 +173,9 @@ def fault_inbox(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def clean_run(tmp_path_factory: pytest.TempPathFactory, fault_inbox: Path) -> SimpleNamespace:
+def clean_run(
+    tmp_path_factory: pytest.TempPathFactory, fault_inbox: Path, prefect_harness: str
+) -> SimpleNamespace:
     """One uninterrupted nightly run over :func:`fault_inbox`, observed.
 
     ``lake`` (do not modify), its ``digest``, ``targets`` (lake-relative path
@@ -197,8 +200,8 @@ def clean_run(tmp_path_factory: pytest.TempPathFactory, fault_inbox: Path) -> Si
 
 
 @pytest.fixture(scope="session")
-def forker() -> Iterator[Forker]:
-    server = Forker()
+def forker(prefect_harness: str) -> Iterator[Forker]:
+    server = Forker(prefect_harness)
     yield server
     server.close()
 
@@ -214,8 +217,9 @@ def fault_figures() -> Iterator[list[dict[str, Any]]]:
 
 
 @pytest.fixture(scope="session")
-def tools() -> SimpleNamespace:
-    """The helpers above, for test modules (conftest modules cannot be imported by name)."""
+def tools(prefect_harness: str) -> SimpleNamespace:
+    """The helpers above, for test modules (conftest modules cannot be imported by name);
+    ``rerun`` runs the real nightly flow, so these tests need the Prefect server."""
     return SimpleNamespace(
         job=job,
         digest=lake_digest,

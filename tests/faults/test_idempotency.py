@@ -11,7 +11,8 @@ import pytest
 from tearsignals import pipeline
 from tearsignals.config import WindowConfig
 from tearsignals.ingest import files
-from tearsignals.lake import lock, store
+from tearsignals.lake import store
+from tearsignals_flows.nightly_ingest import nightly_ingest
 
 
 def _copy_of(lake: Path, root: Path) -> Path:
@@ -56,8 +57,8 @@ def test_gold_a_crashed_run_never_built_is_built_by_the_next_run(
     tmp_path: Path, fault_inbox: Path, clean_run: SimpleNamespace, tools: SimpleNamespace
 ) -> None:
     lake = tmp_path / "lake"
-    with lock.lake_writer(lake, "ingest only"):  # ... and the run died before its analysis
-        pipeline.ingest_inbox(lake, fault_inbox)
+    # an ingest without its analysis, as left by a run that died in between
+    nightly_ingest(inbox=str(fault_inbox), lake=str(lake), analyze=False)
     assert store.pending_analysis(lake) == ["S01", "S02"]
     tools.rerun(lake, fault_inbox)  # no new file, but both subjects are pending
     assert tools.digest(lake) == clean_run.digest

@@ -1,6 +1,6 @@
 """SIGKILL at many points of a run, then the next run: the lake equals the lake of a clean run.
 
-A forked child runs the nightly workload (writer lock, ingest, analysis of the
+A forked child runs the nightly flow (writer lock, ingest, analysis of the
 subjects that changed) with ``TEARSIGNALS_FAULT=<point>:<n>``, which kills it
 with SIGKILL at the n-th pass through the point (see ``store.fault_point``).
 While it lies dead, every visible file must be readable by pyarrow, polars
@@ -24,7 +24,8 @@ from typing import Any
 import pytest
 
 from tearsignals import pipeline
-from tearsignals.lake import lock, store
+from tearsignals.lake import store
+from tearsignals_flows.analyze_episodes import analyze_episodes
 
 # (point, hit): a hit is a number, or for write points the lake path prefix of the write
 QUICK = [
@@ -113,15 +114,16 @@ def test_killed_manual_analysis_is_finished_by_rerunning_it(
     shutil.copytree(clean_run.lake, lake)
     for table in ("episode_windows", "episode_shifts", "subject_summary", "cohort_summary"):
         shutil.rmtree(lake / table)  # gold from scratch: the kill leaves a half-built gold layer
-    job = tools.job(lake, fault_inbox, "analyze", env={store.FAULT_ENV: "write.after_rename:2"})
+    # the 1st write is the parameters file, the 3rd a subject's second gold table
+    job = tools.job(lake, fault_inbox, "analyze", env={store.FAULT_ENV: "write.after_rename:3"})
     assert forker.run(job) == [-signal.SIGKILL]
-    assert store.read_table(lake, "episode_windows").height > 0  # the kill hit mid-analysis
-    assert store.read_table(lake, "subject_summary").height == 0
+    gold_rows = [store.read_table(lake, t).height for t in pipeline.GOLD_PER_SUBJECT]
+    assert sum(gold_rows) > 0  # the kill hit mid-analysis ...
+    assert store.read_table(lake, "cohort_summary").height == 0  # ... before the cohort
     assert tools.unreadable(lake)[1] == []
-    with lock.lake_writer(lake, "analysis rerun"):
-        pipeline.analyze_lake(lake, tools.config)
+    analyze_episodes(lake=str(lake), config=tools.config)
     assert tools.digest(lake) == clean_run.digest
-    fault_figures.append({"suite": "quick", "kind": "analyze write.after_rename", "hit": 2,
+    fault_figures.append({"suite": "quick", "kind": "analyze write.after_rename", "hit": 3,
                           "killed": True, "lake_equals_clean_run": True})  # fmt: skip
 
 

@@ -8,5 +8,5 @@ from tests.support.lakes import AnalysedLake, analysed_lake
 
 
 @pytest.fixture(scope="session")
-def desk_lake(tmp_path_factory: pytest.TempPathFactory) -> AnalysedLake:
+def desk_lake(tmp_path_factory: pytest.TempPathFactory, prefect_harness: str) -> AnalysedLake:
     return analysed_lake(tmp_path_factory.mktemp("desk"))

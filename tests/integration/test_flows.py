@@ -162,3 +162,15 @@ def test_zero_effect_cohort_gives_cis_containing_zero(tmp_path: Path) -> None:
     for metric, window in EFFECT.expected_shifts():
         row = _cohort_row(tmp_path / "lake", metric, window)
         assert row["ci_low"] <= 0.0 <= row["ci_high"], (metric, window, row)
+
+
+def test_analysis_of_a_lake_without_episodes_says_so_and_writes_no_gold(tmp_path: Path) -> None:
+    inbox, lake = tmp_path / "inbox", tmp_path / "lake"
+    (inbox / "S01").mkdir(parents=True)
+    (inbox / "S01" / "rr.csv").write_text("timestamp,rr_ms\n2026-01-05T15:00:01+01:00,1000\n")
+    ingested = nightly_ingest(inbox=str(inbox), lake=str(lake))
+    assert ingested["files"] == 1 and "analysis" not in ingested
+    result = analyze_episodes(lake=str(lake))
+    assert result["subjects"] == {} and result["cohort_rows"] == 0
+    assert all(store.read_table(lake, t).is_empty() for t in GOLD)
+    assert not (lake / layout.REPORTS_DIR).exists()

@@ -1,9 +1,9 @@
 """One small analysed lake for the tests that read a finished analysis (report, notebook, status).
 
 Three synthetic subjects over eight days with the default planted effect;
-``S03`` records minute heart rate only, the others RR. Built without Prefect
-(``pipeline.nightly_run``, as the flows' steps), then the report is written
-as ``tearsignals report`` writes it.
+``S03`` records minute heart rate only, the others RR. Built by the real
+``nightly-ingest`` flow (ingest, then its analysis subflow, which writes the
+report), so callers need the test session's Prefect server.
 """
 
 from __future__ import annotations
@@ -13,10 +13,12 @@ from pathlib import Path
 
 import polars as pl
 
-from tearsignals import pipeline, report
+from tearsignals import report
 from tearsignals.config import AnalysisConfig
+from tearsignals.lake import layout
 from tearsignals.report import document, frames, methods
 from tearsignals.synth import SynthConfig, write_cohort
+from tearsignals_flows.nightly_ingest import nightly_ingest
 
 COHORT = SynthConfig(n_subjects=3, n_days=8, seed=5, episodes_per_month=12.0, minute_hr_every=3)
 CONFIG = AnalysisConfig()
@@ -36,9 +38,9 @@ def analysed_lake(root: Path) -> AnalysedLake:
     """Synthesise, ingest and analyse :data:`COHORT` under ``root``; write its report."""
     inbox, lake = root / "inbox", root / "lake"
     write_cohort(inbox, COHORT)
-    pipeline.nightly_run(lake, inbox, CONFIG)
+    nightly_ingest(inbox=str(inbox), lake=str(lake), config=CONFIG)
     params_hash = CONFIG.params_hash()
-    return AnalysedLake(lake, inbox, params_hash, report.write_report(lake, params_hash))
+    return AnalysedLake(lake, inbox, params_hash, layout.report_path(lake, params_hash))
 
 
 def planted_effect_in_view(lake: Path) -> dict[str, float]:

@@ -13,11 +13,13 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import cast
 
 from tearsignals import pipeline, report
 from tearsignals.config import AnalysisConfig
 from tearsignals.contract import schema
 from tearsignals.errors import InputError
+from tearsignals.ingest import files
 from tearsignals.lake import layout, privacy, store
 from tearsignals.report import status as lake_status
 from tearsignals.synth import PlantedEffect, SynthConfig, write_cohort
@@ -35,20 +37,19 @@ def synth_config(args: argparse.Namespace) -> SynthConfig:
 
 
 def _print_ingest(result: dict[str, object]) -> None:
-    reports = result["reports"]
-    assert isinstance(reports, list)
+    reports = cast("list[files.FileReport]", result["reports"])
     totals = {
-        k: sum(int(r[k]) for r in reports)
+        k: sum(getattr(r, k) for r in reports)
         for k in ("rows_in", "rows_ok", "rows_quarantined", "rows_duplicate", "rows_skipped")
     }
-    rejected = [r for r in reports if r["status"] in ("rejected", "unknown_format")]
+    rejected = [r for r in reports if r.status in ("rejected", "unknown_format")]
     print(
         f"ingested {len(reports)} new files: rows in {totals['rows_in']:,} = ok {totals['rows_ok']:,}"
         f" + quarantined {totals['rows_quarantined']:,} + duplicate {totals['rows_duplicate']:,}"
         f" + skipped {totals['rows_skipped']:,}"
     )
     for r in rejected:
-        print(f"  {r['path']}: {r['status']}: {r['detail']}")
+        print(f"  {r.path}: {r.status}: {r.detail}")
 
 
 def ingest(inbox: Path, lake: Path, analyze: bool, key_file: Path | None = None) -> int:

@@ -105,6 +105,8 @@ def read_inputs(lake: Path, params_hash: str) -> ReportInputs:
         t: _of_params(store.read_table(lake, t), params_hash)
         for t in (*DRAWN_TABLES, "subject_summary", "episode_shifts", "episode_windows")
     }
+    if gold["episode_windows"].is_empty():
+        raise InputError(f"lake {lake} holds no analysed episodes for parameters {params_hash}")
     analysed = gold["episode_windows"]["episode_id"].unique().implode()
     episodes = store.scan_committed(lake, "episodes").collect()
     times = pl.concat(
