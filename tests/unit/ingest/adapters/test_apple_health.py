@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import shutil
 import stat
-import time
 import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -547,9 +546,7 @@ def test_billion_laughs_is_text_not_an_expansion(tmp_path: Path) -> None:
             hr("2024-03-09 08:12:00 +0100", "61", source="&lol9;", device=""), prolog=BILLION_LAUGHS
         ),
     )
-    started = time.perf_counter()
-    parsed = apple_health.parse(path)
-    assert time.perf_counter() - started < 5
+    parsed = apple_health.parse(path)  # an expansion would be 10**9 characters long
     assert parsed.frames["heart_rate"]["device"].to_list() == ["&lol9;"]
 
 
