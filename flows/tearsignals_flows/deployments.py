@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 from prefect import serve
 from prefect.deployments.runner import RunnerDeployment
@@ -37,7 +38,9 @@ def build_deployments(
             "sensitivity runs); parameters validated by pydantic."
         ),
     )
-    return [nightly, manual]
+    # ``to_deployment`` is typed for sync and async callers; called synchronously it
+    # returns the deployment itself, never a coroutine
+    return [cast(RunnerDeployment, nightly), cast(RunnerDeployment, manual)]
 
 
 def serve_deployments(
