@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -182,3 +183,11 @@ def test_inspect_of_an_unknown_file_is_one_line(
     junk.write_bytes(b"\x00\x01junk" * 10)
     code, err = _run_main(["inspect", str(junk)], capsys)
     assert code == 1 and err.count("\n") == 1 and "x.csv" in err
+
+
+def test_commands_give_prefect_s_temporary_server_minutes_to_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", raising=False)
+    assert cli.main(["status", "--lake", str(tmp_path)]) in (0, 2)
+    assert os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] == "180"

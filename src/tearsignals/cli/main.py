@@ -33,8 +33,10 @@ class UsageError(Exception):
 
 
 def _quiet_prefect_defaults() -> None:
-    # Local-first: no telemetry, and an ephemeral server unless the user set one up.
+    # Local-first: no telemetry, and an ephemeral server unless the user set one up. That
+    # server gets 3 minutes to start: Prefect's 20 s is too short on a busy machine.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
     os.environ.setdefault("DO_NOT_TRACK", "1")
 
 
