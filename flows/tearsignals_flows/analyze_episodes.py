@@ -7,6 +7,7 @@ logs who holds it and waits.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task
@@ -17,7 +18,14 @@ from tearsignals.config import AnalysisConfig
 from tearsignals.lake import lock, privacy
 
 
-@task(name="analyze-subject", retries=1, retry_delay_seconds=2)
+def _run_name() -> str:
+    """``analyze-episodes 2026-12-04``: the UTC day the run started."""
+    return f"analyze-episodes {datetime.now(UTC).date().isoformat()}"
+
+
+@task(
+    name="analyze-subject", task_run_name="analyze {subject_id}", retries=1, retry_delay_seconds=2
+)
 def analyze_subject(lake: str, subject_id: str, config: AnalysisConfig) -> dict[str, int]:
     """Recompute and replace one subject's gold partitions."""
     with privacy.withheld_errors(f"analysis of subject {subject_id}"):
@@ -36,7 +44,7 @@ def sensitivity_runs(lake: str, config: AnalysisConfig) -> int:
         return pipeline.sensitivity_runs(Path(lake), config).height
 
 
-@flow(name="analyze-episodes", validate_parameters=True)
+@flow(name="analyze-episodes", flow_run_name=_run_name, validate_parameters=True)
 def analyze_episodes(
     lake: str, config: AnalysisConfig = AnalysisConfig(), sensitivity: bool = False
 ) -> dict[str, object]:

@@ -9,10 +9,12 @@ marked pending, so a crashed run needs no manual repair.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
+from prefect.runtime import task_run
 
 from tearsignals import pipeline
 from tearsignals.config import AnalysisConfig
@@ -26,7 +28,19 @@ def _key(key_file: str | None) -> bytes | None:
     return privacy.load_key(Path(key_file) if key_file else None)
 
 
-@task(name="ingest-subject", retries=2, retry_delay_seconds=2)
+def _run_name() -> str:
+    """``nightly-ingest 2026-12-04``: the UTC day the run started."""
+    return f"nightly-ingest {datetime.now(UTC).date().isoformat()}"
+
+
+def _task_name() -> str:
+    """``ingest S01``, with the subject as the lake names it (its pseudonym under a key)."""
+    parameters = task_run.parameters
+    key = _key(parameters.get("key_file"))
+    return f"ingest {privacy.stored_subject_id(parameters['subject_id'], key)}"
+
+
+@task(name="ingest-subject", task_run_name=_task_name, retries=2, retry_delay_seconds=2)
 def ingest_subject(
     lake: str, inbox: str, subject_id: str, paths: list[str], key_file: str | None = None
 ) -> list[files.FileReport]:
@@ -74,7 +88,7 @@ def _ingest_all(inbox: str, lake: str, key_file: str | None) -> list[files.FileR
     return [r for f in futures for r in f.result()]
 
 
-@flow(name="nightly-ingest", log_prints=False)
+@flow(name="nightly-ingest", flow_run_name=_run_name, log_prints=False)
 def nightly_ingest(
     inbox: str,
     lake: str,

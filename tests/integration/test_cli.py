@@ -40,6 +40,8 @@ def _run_main(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int,
             ["serve", "--inbox", ".", "--lake", "/tmp/x", "--timezone", "Mars/Base"],
             "unknown time zone",
         ),
+        (["serve", "--inbox", ".", "--lake", "/tmp/x", "--cron", "61 3 * * *"], "not a cron"),
+        (["serve", "--inbox", ".", "--lake", "/tmp/x", "--cron", "nightly"], "not a cron"),
         (["analyze", "--lake", ".", "--baseline=-5,-10"], "start < end"),
         (["analyze", "--lake", ".", "--post-bins", "30:60;0:30"], "ordered by start"),
         (["analyze", "--lake", ".", "--post-bins", "0:30"], "stats.primary"),
@@ -185,9 +187,12 @@ def test_inspect_of_an_unknown_file_is_one_line(
     assert code == 1 and err.count("\n") == 1 and "x.csv" in err
 
 
-def test_commands_give_prefect_s_temporary_server_minutes_to_start(
+def test_commands_give_prefect_minutes_to_start_and_a_home_of_their_own(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", raising=False)
+    monkeypatch.delenv("PREFECT_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert cli.main(["status", "--lake", str(tmp_path)]) in (0, 2)
     assert os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] == "180"
+    assert os.environ["PREFECT_HOME"] == str(tmp_path / "home" / ".tearsignals" / "prefect")

@@ -94,6 +94,26 @@ def _api_log_messages(since: datetime) -> list[str]:
     return messages
 
 
+def _run_names(since: datetime) -> list[str]:
+    """Names of the flow and task runs the Prefect API stored since ``since``."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterStartTime,
+        TaskRunFilter,
+        TaskRunFilterStartTime,
+    )
+
+    with get_client(sync_client=True) as client:
+        flows = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(start_time=FlowRunFilterStartTime(after_=since))
+        )
+        tasks = client.read_task_runs(
+            task_run_filter=TaskRunFilter(start_time=TaskRunFilterStartTime(after_=since))
+        )
+    return [run.name for run in (*flows, *tasks)]
+
+
 def _lake_bytes(lake: Path) -> list[tuple[str, bytes]]:
     """(relative path, content) of every file, hidden ones included."""
     return [(str(p.relative_to(lake)), p.read_bytes()) for p in lake.rglob("*") if p.is_file()]
@@ -120,6 +140,12 @@ def test_flows_log_no_health_data_and_the_lake_holds_no_real_subject_id(
     for text in records + api_messages:
         for needle in (*SENTINELS, *GX_RESULT_KEYS, *NAMES.values()):
             assert needle not in text, (needle, text)
+    # Runs are named after what they do, with subjects as the lake names them.
+    names = _run_names(since)
+    pseudonyms = {privacy.pseudonym(n, KEY.encode()) for n in NAMES.values()}
+    assert {f"ingest {p}" for p in pseudonyms} | {f"analyze {p}" for p in pseudonyms} <= set(names)
+    assert f"nightly-ingest {since.date().isoformat()}" in names
+    assert not [n for n in names for name in NAMES.values() if name in n]
 
     # The sentinels are in the lake (so the logs could have shown them) ...
     assert CONTEXT in store.read_table(lake, "episodes")["context"].to_list()
@@ -132,7 +158,6 @@ def test_flows_log_no_health_data_and_the_lake_holds_no_real_subject_id(
         for name in NAMES.values():
             assert name.lower() not in lowered_path and name.lower().encode() not in lowered, rel
         assert KEY.encode() not in data and KEY.encode().hex().encode() not in lowered, rel
-    pseudonyms = {privacy.pseudonym(n, KEY.encode()) for n in NAMES.values()}
     assert set(store.subjects_in(lake, "beats")) == pseudonyms
 
 

@@ -37,6 +37,9 @@ def _quiet_prefect_defaults() -> None:
     # server gets 3 minutes to start: Prefect's 20 s is too short on a busy machine.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+    # The project's own Prefect home (database, profiles): tearsignals' runs, which name
+    # subjects, stay out of the user's ~/.prefect unless PREFECT_HOME says otherwise.
+    os.environ.setdefault("PREFECT_HOME", str(Path.home() / ".tearsignals" / "prefect"))
     os.environ.setdefault("DO_NOT_TRACK", "1")
 
 
@@ -313,6 +316,19 @@ def _check_timezone(name: str) -> None:
         ) from None
 
 
+def _check_cron(expression: str, timezone: str) -> None:
+    """A schedule Prefect accepts (checked with Prefect's own cron rule), else one line."""
+    from prefect.client.schemas.schedules import CronSchedule
+    from pydantic import ValidationError
+
+    try:
+        CronSchedule(cron=expression, timezone=timezone)
+    except ValidationError:
+        raise UsageError(
+            f"--cron {expression!r} is not a cron schedule (five fields, e.g. '0 3 * * *')"
+        ) from None
+
+
 def _key_file(path: Path | None) -> Path | None:
     if path is None:
         return None
@@ -390,6 +406,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "serve":
         inbox = _existing_dir(args.inbox, "inbox")
         _check_timezone(args.timezone)
+        _check_cron(args.cron, args.timezone)
         return commands.serve(
             inbox,
             _lake_path(args.lake),
