@@ -309,6 +309,13 @@ def _only_skipped(expected: int) -> Callable[[Path], None]:
 
 
 _JUNK = random.Random(5).randbytes(4096)
+_MARK = 271828182845  # stands for a 5,000-digit integer literal in the written JSON
+_EPISODE_JSON = {"start": _EPISODE_ROW[0], "end": _EPISODE_ROW[1]}
+
+
+def _with_huge_numbers(text: str) -> str:
+    return text.replace(str(_MARK), "9" * 5000)
+
 
 CASES: tuple[Case, ...] = (
     # --- empty / truncated
@@ -642,6 +649,37 @@ CASES: tuple[Case, ...] = (
         _one("s_Events.csv", "timestamp, annotation\n1767621600000,walk\n1767621700000,sit\n"),
         ("accepted",),
         check=_only_skipped(2),
+    ),
+    # --- JSON numbers beyond Python's int-conversion limit (4,300 digits)
+    Case(
+        "json_huge_intensity",
+        "JSON numbers",
+        _one(
+            "episodes.json", _with_huge_numbers(json.dumps([{**_EPISODE_JSON, "intensity": _MARK}]))
+        ),
+        ("quarantined",),
+    ),
+    Case(
+        "json_huge_negative_start",
+        "JSON numbers",
+        _one("episodes.json", _with_huge_numbers(json.dumps([{**_EPISODE_JSON, "start": -_MARK}]))),
+        ("quarantined",),
+    ),
+    Case(
+        "json_huge_fitbit_bpm",
+        "JSON numbers",
+        _one(
+            "heart_rate-2026-01-05.json",
+            _with_huge_numbers(
+                json.dumps(
+                    [
+                        {"dateTime": "01/05/26 14:00:00", "value": {"bpm": 61, "confidence": 2}},
+                        {"dateTime": "01/05/26 14:00:05", "value": {"bpm": _MARK, "confidence": 2}},
+                    ]
+                )
+            ),
+        ),
+        ("quarantined",),
     ),
     # --- FIT
     Case("fit_valid", "fit", _fit("valid"), ("accepted",)),
