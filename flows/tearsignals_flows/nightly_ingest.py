@@ -62,6 +62,15 @@ def _summary_markdown(reports: list[dict[str, object]]) -> str:
     return "# Nightly ingest\n\n" + head + rows
 
 
+def _refused(inbox: str, key_file: str | None) -> list[str]:
+    """One warning per inbox entry left unread (bad folder name), names withheld under a key."""
+    logger = get_run_logger()
+    lines = [r.line(_key(key_file)) for r in files.inbox_refusals(Path(inbox))]
+    for line in lines:
+        logger.warning("refused %s", line)
+    return lines
+
+
 def _ingest_all(inbox: str, lake: str, key_file: str | None) -> list[dict[str, object]]:
     """One ingest task per subject; the reports of the files committed by this run."""
     logger = get_run_logger()
@@ -86,17 +95,24 @@ def nightly_ingest(
     config: AnalysisConfig | None = None,
     pseudonymise_key_file: str | None = None,
 ) -> dict[str, object]:
-    """Ingest every file not yet committed; re-analyse the subjects whose data changed."""
+    """Ingest every file not yet committed; re-analyse the subjects whose data changed.
+
+    A file that fails is logged ``failed`` and the run goes on; an inbox entry
+    refused (an invalid subject folder name) is a warning and ``refused`` in the result.
+    """
     logger = get_run_logger()
     with lock.lake_writer(Path(lake), "nightly-ingest", on_wait=logger.warning) as removed:
         if removed:
             logger.warning("removed %d files left by an interrupted run", removed)
         privacy.check_lake_mode(Path(lake), _key(pseudonymise_key_file))
+        refused = _refused(inbox, pseudonymise_key_file)
         reports = _ingest_all(inbox, lake, pseudonymise_key_file)
         create_markdown_artifact(_summary_markdown(reports), key="nightly-ingest-summary")
         gained = sorted({str(r["subject_id"]) for r in reports if int(str(r["rows_ok"])) > 0})
         result: dict[str, object] = {
             "files": len(reports),
+            "failed": sum(r["status"] == files.STATUS_FAILED for r in reports),
+            "refused": refused,
             "subjects_gained": gained,
             "reports": reports,
         }

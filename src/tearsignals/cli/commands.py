@@ -34,21 +34,32 @@ def synth_config(args: argparse.Namespace) -> SynthConfig:
     return SynthConfig(n_subjects=args.subjects, n_days=args.days, seed=args.seed, effect=effect)
 
 
-def _print_ingest(result: dict[str, object]) -> None:
-    reports = result["reports"]
-    assert isinstance(reports, list)
+NOT_INGESTED = ("rejected", "unknown_format", "failed")
+
+
+def _print_ingest(result: dict[str, object]) -> int:
+    """Print the ingest summary; the exit status: 1 when a file failed or an entry was refused."""
+    reports, refused = result["reports"], result.get("refused", [])
+    assert isinstance(reports, list) and isinstance(refused, list)
     totals = {
         k: sum(int(r[k]) for r in reports)
         for k in ("rows_in", "rows_ok", "rows_quarantined", "rows_duplicate", "rows_skipped")
     }
-    rejected = [r for r in reports if r["status"] in ("rejected", "unknown_format")]
     print(
         f"ingested {len(reports)} new files: rows in {totals['rows_in']:,} = ok {totals['rows_ok']:,}"
         f" + quarantined {totals['rows_quarantined']:,} + duplicate {totals['rows_duplicate']:,}"
         f" + skipped {totals['rows_skipped']:,}"
     )
-    for r in rejected:
+    for r in (r for r in reports if r["status"] in NOT_INGESTED):
         print(f"  {r['path']}: {r['status']}: {r['detail']}")
+    failed = sum(r["status"] == "failed" for r in reports)
+    if failed:
+        print(f"failed {failed} files: read again by the next run")
+    if refused:
+        print(f"refused {len(refused)} inbox entries:")
+    for line in refused:
+        print(f"  {line}")
+    return 1 if failed or refused else 0
 
 
 def ingest(inbox: Path, lake: Path, analyze: bool, key_file: Path | None = None) -> int:
@@ -62,9 +73,9 @@ def ingest(inbox: Path, lake: Path, analyze: bool, key_file: Path | None = None)
         analyze=analyze,
         pseudonymise_key_file=str(key_file) if key_file else None,
     )
-    _print_ingest(result)
+    status = _print_ingest(result)
     print(f"lake: {lake}")
-    return 0
+    return status
 
 
 def stored_subjects(lake: Path, config: AnalysisConfig, key: bytes | None) -> AnalysisConfig:

@@ -35,6 +35,17 @@ only the current version keeps a row.
 
 With a pseudonymisation key, the subject id and the inbox path are stored
 pseudonymised (:mod:`tearsignals.lake.privacy`).
+
+Isolation: an unexpected error while reading, parsing or validating one file
+(an ``OSError`` such as EIO from the disk, a fault in an adapter) does not stop
+the run. The file gets a log row of status ``failed`` with a one-line reason
+naming the error's kind, never its message (it may quote the data), and no
+rows. Unlike ``rejected`` (a verdict on the file's bytes, final until they or
+their context change), ``failed`` is a verdict on one attempt: the next run
+withdraws the row and reads the file again. A file whose bytes cannot be read
+at all is logged under an id derived from its path (:func:`unreadable_file_id`).
+Errors writing the lake are not the file's fault and still stop the run (the
+file is left uncommitted, so the next run takes it again).
 """
 
 from __future__ import annotations
@@ -42,6 +53,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -108,6 +120,47 @@ _LOG_OVERRIDES = {
 }
 PROFILE_FORMAT = "subject_profile"
 STATUS_PROFILE = "profile"
+STATUS_FAILED = "failed"
+
+
+class ReadFailure(Exception):
+    """An unexpected error while reading one file; ``reason`` is one line without data values."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def failure_reason(name: str, err: BaseException) -> str:
+    """The one-line reason of a failed file: its name and the error's kind, never the message.
+
+    >>> failure_reason("rr.csv", OSError(5, "Input/output error"))
+    'rr.csv: could not be read (Input/output error)'
+    >>> failure_reason("rr.csv", ValueError("bad value '1234'"))
+    'rr.csv: unexpected ValueError while reading (message withheld: it may quote input data)'
+    """
+    if isinstance(err, OSError):
+        return f"{name}: could not be read ({err.strerror or type(err).__name__})"
+    return (
+        f"{name}: unexpected {type(err).__name__} while reading "
+        "(message withheld: it may quote input data)"
+    )
+
+
+@contextmanager
+def reading(name: str) -> Iterator[None]:
+    """Turn an unexpected error into :class:`ReadFailure`; :class:`InputError` passes unchanged."""
+    try:
+        yield
+    except InputError:
+        raise
+    except Exception as err:
+        raise ReadFailure(failure_reason(name, err)) from err
+
+
+def unreadable_file_id(stored_path: str) -> str:
+    """The log id of a file whose bytes could not be hashed: derived from its stored path."""
+    return hashlib.sha256(b"unreadable\0" + stored_path.encode()).hexdigest()
 
 
 def file_sha256(path: Path) -> str:
@@ -119,19 +172,51 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """An inbox entry ingest does not read, and why (a subject folder with an invalid name)."""
+
+    folder: str  # the subject folder's name as found
+    entry: str  # the entry's path below that folder ("" for the folder itself)
+    reason: str
+
+    def line(self, key: bytes | None = None) -> str:
+        """One line naming the entry; under ``key`` the folder only by its pseudonym."""
+        if key is None:
+            where = self.folder
+        else:
+            where = f"{privacy.pseudonym(self.folder, key)} (folder name withheld)"
+        return f"{where}/{self.entry}: {self.reason}" if self.entry else f"{where}: {self.reason}"
+
+
+def _subject_folders(inbox: Path) -> Iterator[tuple[str | None, Path]]:
+    """(subject_id or ``None`` for an invalid name, folder) of each visible inbox folder."""
+    for folder in sorted(p for p in inbox.iterdir() if p.is_dir()):
+        if not folder.name.startswith("."):
+            yield (folder.name if layout.is_subject_id(folder.name) else None), folder
+
+
+def inbox_refusals(inbox: Path) -> list[Refusal]:
+    """The inbox entries :func:`inbox_files` leaves out for a reason, sorted."""
+    return [
+        Refusal(
+            folder.name, "", "not a valid subject id (letters, digits, '_', '.', '-'); not read"
+        )
+        for subject_id, folder in _subject_folders(inbox)
+        if subject_id is None
+    ]
+
+
 def inbox_files(inbox: Path) -> Iterator[tuple[str, Path]]:
     """(subject_id, path) for every regular file under ``inbox/<subject_id>/``, sorted.
 
     Hidden files and folders are ignored. A folder whose name is not a valid
-    subject id raises InputError: its files would otherwise be silently skipped.
+    subject id is left out, with the other subjects still read; it is one of
+    the :func:`inbox_refusals`, which the run reports.
     """
-    for folder in sorted(p for p in inbox.iterdir() if p.is_dir()):
-        if folder.name.startswith("."):
+    for subject_id, folder in _subject_folders(inbox):
+        if subject_id is None:
             continue
-        try:
-            subject_id = layout.safe_subject_id(folder.name)
-        except ValueError as err:
-            raise InputError(f"{folder}: {err}") from None
         for path in sorted(folder.rglob("*")):
             rel = path.relative_to(folder)
             if path.is_file() and not any(part.startswith(".") for part in rel.parts):
@@ -180,7 +265,7 @@ def _is_current(lake: Path, subject_id: str, file_id: str, path: str, context: s
     The same bytes committed from another path keep that path's entry.
     """
     logged = _logged(lake, subject_id, file_id)
-    if logged is None:
+    if logged is None or logged["status"] == STATUS_FAILED:
         return False
     if logged["context_sha256"] == context or logged["path"] != path:
         return True
@@ -195,20 +280,49 @@ def ingest_file(
 
     ``subject_id`` is the inbox folder name; with ``key`` the lake gets its
     pseudonym instead. A committed file that loses a key conflict to this one
-    is withdrawn and ingested again after it (see the module docstring).
+    is withdrawn and ingested again after it (see the module docstring). An
+    unexpected error while reading the file is its ``failed`` log row.
     """
+    stored_id = privacy.stored_subject_id(subject_id, key)
+    rel = privacy.stored_path(str(path.relative_to(inbox)), subject_id, stored_id)
+    _withdraw_failed(lake, stored_id, rel)
+    file_id = unreadable_file_id(rel)
+    try:
+        with reading(path.name):
+            file_id = file_sha256(path)
+        return _ingested(lake, inbox, subject_id, path, key, file_id)
+    except ReadFailure as failure:
+        store.remove_file_parts(lake, stored_id, file_id)  # batches written before the error
+        detail = privacy.stored_path(failure.reason, subject_id, stored_id)
+        return _commit(lake, FileReport.refused(stored_id, file_id, rel, STATUS_FAILED, detail))
+
+
+def _withdraw_failed(lake: Path, subject_id: str, path: str) -> None:
+    """Withdraw the ``failed`` log rows of ``path``: each run reads a failed file again."""
+    log = store.read_table(lake, "_ingest_log", [subject_id])
+    if log.is_empty():
+        return
+    failed = log.filter((pl.col("status") == STATUS_FAILED) & (pl.col("path") == path))
+    for file_id in failed.get_column("file_id"):
+        store.uncommit(lake, subject_id, file_id)
+
+
+def _ingested(
+    lake: Path, inbox: Path, subject_id: str, path: Path, key: bytes | None, file_id: str
+) -> FileReport | None:
+    """:func:`ingest_file` of a file with id ``file_id``; :class:`ReadFailure` when reading breaks."""
     stored_id = privacy.stored_subject_id(subject_id, key)
     folder = inbox / path.relative_to(inbox).parts[0]
     rel = privacy.stored_path(str(path.relative_to(inbox)), subject_id, stored_id)
-    file_id = file_sha256(path)
     if path == folder / PROFILE_NAME:
         return _profile_logged(lake, folder, stored_id, file_id, rel)
-    profile = read_profile(folder)
-    try:
-        adapter: Adapter | None = adapters.detected(path)
-    except InputError as err:
-        adapter, refusal = None, err
-    context = context_sha256(path, adapter, profile)
+    with reading(path.name):
+        profile = read_profile(folder)
+        try:
+            adapter: Adapter | None = adapters.detected(path)
+        except InputError as err:
+            adapter, refusal = None, err
+        context = context_sha256(path, adapter, profile)
     if _is_current(lake, stored_id, file_id, rel, context):
         return None
     store.remove_file_parts(lake, stored_id, file_id)  # left by an interrupted attempt
@@ -216,8 +330,11 @@ def ingest_file(
         if adapter is None:
             raise refusal
         scratch = store.ensure_dir(layout.scratch_dir(lake))
-        batches = adapter.read(path, reading_context(path, adapter, profile, scratch))
-        totals, replays = _written(lake, folder, adapter.name, batches, stored_id, file_id)
+        with reading(path.name):
+            batches = adapter.read(path, reading_context(path, adapter, profile, scratch))
+        totals, replays = _written(
+            lake, folder, path.name, adapter.name, batches, stored_id, file_id
+        )
     except InputError as err:
         store.remove_file_parts(lake, stored_id, file_id)  # batches written before the error
         status = "unknown_format" if isinstance(err, adapters.UnknownFormat) else "rejected"
@@ -234,9 +351,20 @@ def ingest_file(
     return report
 
 
+def _read_batches(batches: Iterator[Parsed], name: str) -> Iterator[Parsed]:
+    """``batches``, an unexpected error while reading the next one raised as ReadFailure."""
+    while True:
+        with reading(name):
+            parsed = next(batches, None)
+        if parsed is None:
+            return
+        yield parsed
+
+
 def _written(
     lake: Path,
     folder: Path,
+    name: str,
     format_name: str,
     batches: Iterator[Parsed],
     subject_id: str,
@@ -244,11 +372,14 @@ def _written(
 ) -> tuple[FileTotals, dict[str, Path]]:
     """Plan and write each batch as part files of its own; the totals and the displaced files.
 
-    The parts stay invisible until the file's log entry is written.
+    The parts stay invisible until the file's log entry is written. An
+    unexpected error reading or planning a batch is a :class:`ReadFailure`;
+    errors writing the lake propagate as they are.
     """
     totals, replays = FileTotals(format_name), {}
-    for number, parsed in enumerate(batches):
-        plan, displaced = _planned(lake, folder, format_name, parsed, subject_id, file_id)
+    for number, parsed in enumerate(_read_batches(batches, name)):
+        with reading(name):
+            plan, displaced = _planned(lake, folder, format_name, parsed, subject_id, file_id)
         replays.update(displaced)
         part = layout.batch_part(file_id, number)
         for table, outcome in plan.tables.items():
@@ -269,7 +400,8 @@ def _profile_logged(
         return None
     for older in log.filter(pl.col("format") == PROFILE_FORMAT).get_column("file_id"):
         store.uncommit(lake, subject_id, older)
-    profile = read_profile(folder)
+    with reading(PROFILE_NAME):
+        profile = read_profile(folder)
     problem = None if profile is None else profile.problem
     status = STATUS_PROFILE if problem is None else "rejected"
     report = FileReport.refused(subject_id, file_id, path, status, problem, None, PROFILE_FORMAT)
