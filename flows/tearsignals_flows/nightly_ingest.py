@@ -63,7 +63,8 @@ def _summary_markdown(reports: list[dict[str, object]]) -> str:
 
 
 def _refused(inbox: str, key_file: str | None) -> list[str]:
-    """One warning per inbox entry left unread (bad folder name), names withheld under a key."""
+    """One warning per inbox entry left unread (a link, a bad folder name), names withheld
+    under a key."""
     logger = get_run_logger()
     lines = [r.line(_key(key_file)) for r in files.inbox_refusals(Path(inbox))]
     for line in lines:
@@ -98,9 +99,10 @@ def nightly_ingest(
     """Ingest every file not yet committed; re-analyse the subjects whose data changed.
 
     A file that fails is logged ``failed`` and the run goes on; an inbox entry
-    refused (an invalid subject folder name) is a warning and ``refused`` in the result.
+    refused (a symbolic link, an invalid subject folder name) is a warning and ``refused`` in the result.
     """
     logger = get_run_logger()
+    files.check_apart(Path(inbox), Path(lake))
     with lock.lake_writer(Path(lake), "nightly-ingest", on_wait=logger.warning) as removed:
         if removed:
             logger.warning("removed %d files left by an interrupted run", removed)

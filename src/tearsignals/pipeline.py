@@ -210,7 +210,11 @@ def ingest_subject_files(
 
 
 def ingest_inbox(lake: Path, inbox: Path, key: bytes | None = None) -> list[files.FileReport]:
-    """Every inbox file not yet committed, subject by subject (nightly-ingest without Prefect)."""
+    """Every inbox file not yet committed, subject by subject (nightly-ingest without Prefect).
+
+    InputError when the lake and the inbox are not apart (one inside the other).
+    """
+    files.check_apart(inbox, lake)
     by_subject: dict[str, list[Path]] = {}
     for subject_id, path in files.inbox_files(inbox):
         by_subject.setdefault(subject_id, []).append(path)

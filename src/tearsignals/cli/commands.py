@@ -18,6 +18,7 @@ from tearsignals import pipeline, report
 from tearsignals.config import AnalysisConfig
 from tearsignals.contract import schema
 from tearsignals.errors import InputError
+from tearsignals.ingest import files
 from tearsignals.lake import layout, privacy, store
 from tearsignals.report import status as lake_status
 from tearsignals.synth import PlantedEffect, SynthConfig, write_cohort
@@ -66,6 +67,7 @@ def ingest(inbox: Path, lake: Path, analyze: bool, key_file: Path | None = None)
     from tearsignals_flows.nightly_ingest import nightly_ingest
 
     privacy.load_key(key_file)  # a bad key file fails here, in one line, before any flow starts
+    files.check_apart(inbox, lake)  # likewise a lake inside the inbox (or the reverse)
     store.ensure_dir(lake)
     result = nightly_ingest(
         inbox=str(inbox),
@@ -228,6 +230,7 @@ def serve(
 ) -> int:
     """Register both deployments and serve them until interrupted."""
     privacy.load_key(key_file)
+    files.check_apart(inbox, lake)
     server = None
     if not os.environ.get("PREFECT_API_URL"):
         server, url = start_local_server(port)

@@ -65,6 +65,9 @@ from tearsignals.errors import InputError
 from tearsignals.ingest import adapters
 from tearsignals.ingest.adapters.base import Adapter, Context, Parsed
 from tearsignals.ingest.adapters.rr_text import SIDECAR_SUFFIXES
+from tearsignals.ingest.inbox import Refusal, is_regular_file, subject_files
+from tearsignals.ingest.inbox import check_apart as check_apart  # re-exported: ingest's entry
+from tearsignals.ingest.inbox import scan as inbox_scan
 from tearsignals.ingest.plan import FilePlan, FileTotals, file_plan
 from tearsignals.ingest.profile import PROFILE_NAME, ProfileFile, read_profile
 from tearsignals.lake import layout, privacy, store
@@ -172,55 +175,19 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-@dataclass(frozen=True)
-class Refusal:
-    """An inbox entry ingest does not read, and why (a subject folder with an invalid name)."""
+def inbox_files(inbox: Path) -> Iterator[tuple[str, Path]]:
+    """(subject_id, path) for every regular file under ``inbox/<subject_id>/``, sorted.
 
-    folder: str  # the subject folder's name as found
-    entry: str  # the entry's path below that folder ("" for the folder itself)
-    reason: str
-
-    def line(self, key: bytes | None = None) -> str:
-        """One line naming the entry; under ``key`` the folder only by its pseudonym."""
-        if key is None:
-            where = self.folder
-        else:
-            where = f"{privacy.pseudonym(self.folder, key)} (folder name withheld)"
-        return f"{where}/{self.entry}: {self.reason}" if self.entry else f"{where}: {self.reason}"
-
-
-def _subject_folders(inbox: Path) -> Iterator[tuple[str | None, Path]]:
-    """(subject_id or ``None`` for an invalid name, folder) of each visible inbox folder."""
-    for folder in sorted(p for p in inbox.iterdir() if p.is_dir()):
-        if not folder.name.startswith("."):
-            yield (folder.name if layout.is_subject_id(folder.name) else None), folder
+    Hidden files and folders are ignored. Links, and folders whose name is not
+    a valid subject id, are left out (:func:`inbox_refusals`, which the run
+    reports) and the other subjects are still read (:mod:`tearsignals.ingest.inbox`).
+    """
+    return iter(inbox_scan(inbox)[0])
 
 
 def inbox_refusals(inbox: Path) -> list[Refusal]:
     """The inbox entries :func:`inbox_files` leaves out for a reason, sorted."""
-    return [
-        Refusal(
-            folder.name, "", "not a valid subject id (letters, digits, '_', '.', '-'); not read"
-        )
-        for subject_id, folder in _subject_folders(inbox)
-        if subject_id is None
-    ]
-
-
-def inbox_files(inbox: Path) -> Iterator[tuple[str, Path]]:
-    """(subject_id, path) for every regular file under ``inbox/<subject_id>/``, sorted.
-
-    Hidden files and folders are ignored. A folder whose name is not a valid
-    subject id is left out, with the other subjects still read; it is one of
-    the :func:`inbox_refusals`, which the run reports.
-    """
-    for subject_id, folder in _subject_folders(inbox):
-        if subject_id is None:
-            continue
-        for path in sorted(folder.rglob("*")):
-            rel = path.relative_to(folder)
-            if path.is_file() and not any(part.startswith(".") for part in rel.parts):
-                yield subject_id, path
+    return inbox_scan(inbox)[1]
 
 
 def context_sha256(path: Path, adapter: Adapter | None, profile: ProfileFile | None) -> str | None:
@@ -234,7 +201,7 @@ def context_sha256(path: Path, adapter: Adapter | None, profile: ProfileFile | N
         parts.append([PROFILE_NAME, profile.sha256])
     for suffix in SIDECAR_SUFFIXES:
         sidecar = path.with_name(path.name + suffix)
-        if sidecar.is_file():
+        if is_regular_file(sidecar):
             parts.append([suffix, file_sha256(sidecar)])
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest() if parts else None
 
@@ -426,12 +393,7 @@ def _planned(
 
 def _file_with_id(folder: Path, file_id: str) -> Path | None:
     """The visible file under ``folder`` whose sha256 is ``file_id``, if any."""
-    for path in sorted(folder.rglob("*")):
-        rel = path.relative_to(folder)
-        hidden = any(part.startswith(".") for part in rel.parts)
-        if path.is_file() and not hidden and file_sha256(path) == file_id:
-            return path
-    return None
+    return next((path for path in subject_files(folder) if file_sha256(path) == file_id), None)
 
 
 def _commit(lake: Path, report: FileReport) -> FileReport:
