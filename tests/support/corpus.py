@@ -343,6 +343,21 @@ def _link(rel: str, target: Callable[[Path], Path]) -> Callable[[Path, Path], No
     return entries
 
 
+_PLANTED_HR = HR_RECORD.format(unit="count/min", m=30, v=199)
+
+
+def _hidden_in_body(hidden: str) -> str:
+    """An export of five genuine 61 bpm records with ``hidden`` between them."""
+    xml = health_xml()
+    return xml.replace("<Record", hidden + "<Record", 1).replace(
+        "</HealthData>", hidden + "</HealthData>"
+    )
+
+
+def _only_genuine_hr(lake: Path) -> None:
+    assert _read(lake, "heart_rate")["hr_bpm"].to_list() == [61.0] * 5
+
+
 def _only_the_inbox_beats(lake: Path) -> None:
     from tearsignals.lake import store
 
@@ -673,6 +688,34 @@ CASES: tuple[Case, ...] = (
         "archive",
         _one("export.xml", health_xml(prolog=BILLION_LAUGHS)),
         ("accepted",),
+    ),
+    Case(
+        "xml_record_in_comment",
+        "XML markup",
+        _one("export.xml", _hidden_in_body(f"<!-- {_PLANTED_HR} -->\n")),
+        ("accepted",),
+        check=_only_genuine_hr,
+    ),
+    Case(
+        "xml_records_in_multi_line_comment",
+        "XML markup",
+        _one("export.xml", _hidden_in_body(f"<!--\n{_PLANTED_HR}{_PLANTED_HR}-->\n")),
+        ("accepted",),
+        check=_only_genuine_hr,
+    ),
+    Case(
+        "xml_record_in_cdata",
+        "XML markup",
+        _one("export.xml", _hidden_in_body(f"<![CDATA[\n{_PLANTED_HR}]]>\n")),
+        ("accepted",),
+        check=_only_genuine_hr,
+    ),
+    Case(
+        "xml_record_in_processing_instruction",
+        "XML markup",
+        _one("export.xml", _hidden_in_body(f"<?note {_PLANTED_HR}?>\n")),
+        ("accepted",),
+        check=_only_genuine_hr,
     ),
     Case("very_long_line", "size", _long_line, ("quarantined",)),
     # --- measures no table takes: skipped, counted, never quarantined
