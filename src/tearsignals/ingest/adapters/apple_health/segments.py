@@ -41,7 +41,8 @@ class MarkupFilter:
     def feed(self, block: bytes) -> bytes:
         """The data bytes of ``block`` that are whole (a possible delimiter start is held)."""
         data = self._held + block if self._held else block
-        self._held, kept, at = b"", [], 0
+        self._held, at = b"", 0
+        kept: list[bytes] = []
         while True:
             if self._closer is not None:
                 end = data.find(self._closer, at)
