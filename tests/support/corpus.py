@@ -343,6 +343,16 @@ def _link(rel: str, target: Callable[[Path], Path]) -> Callable[[Path, Path], No
     return entries
 
 
+def _only_time_range_reasons(expected: int) -> Callable[[Path], None]:
+    """A check: ``expected`` rows quarantined, all as out of the plausible time range."""
+
+    def check(lake: Path) -> None:
+        reasons = _read(lake, "quarantine")["reason"].to_list()
+        assert len(reasons) == expected and all("_utc out of range" in r for r in reasons), reasons
+
+    return check
+
+
 _PLANTED_HR = HR_RECORD.format(unit="count/min", m=30, v=199)
 
 
@@ -537,6 +547,35 @@ CASES: tuple[Case, ...] = (
         ),
         ("accepted", "quarantined"),
         check=_check_tags_vs_local,
+    ),
+    # --- time plausibility: [1990, 2100] for every time column, whatever the notation
+    Case(
+        "beats_in_1970_2100_9999",
+        "time range",
+        _one(
+            "rr.csv",
+            "timestamp,rr_ms\n1970-01-01T00:00:01Z,1000\n2100-01-01T00:00:01Z,1000\n"
+            "9999-12-31T23:59:59Z,1000\n" + _BEATS.split("\n", 1)[1],
+        ),
+        ("quarantined",),
+        check=_only_time_range_reasons(3),
+    ),
+    Case(
+        "episode_in_1970",
+        "time range",
+        _one(
+            "episodes.csv",
+            episodes_csv([("1970-01-01T00:00:00Z", "1970-01-01T00:05:00Z", "", "4"), _EPISODE_ROW]),
+        ),
+        ("quarantined",),
+        check=_only_time_range_reasons(1),
+    ),
+    Case(
+        "apple_record_in_9999",
+        "time range",
+        _one("export.xml", health_xml().replace("2026-01-05 15:00", "9999-01-05 15:00")),
+        ("quarantined",),
+        check=_only_time_range_reasons(1),
     ),
     # --- episodes
     Case(

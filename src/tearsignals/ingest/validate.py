@@ -1,7 +1,10 @@
 """Row rules: every canonical row is accepted, quarantined with a reason, or a duplicate.
 
 The rules come from ``schemas/<table>.json`` (non-nullable columns, ``min``/``max``,
-``values``) plus a few rules per table:
+``values``) plus a few rules per table. Every time column of the ingested tables
+declares the plausible range [1990-01-01, 2100-01-01] (UTC) there, so a time of
+1970 or 9999 is quarantined as out of range whichever format and time notation
+it came from, and, no longer eligible, never makes a later beat non-monotonic:
 
 * beats: a beat at or before the running maximum of the earlier beat times of
   its file (by ``row_number``) is quarantined as ``non-monotonic time`` unless
@@ -61,11 +64,6 @@ class Checked:
     duplicates: int
 
 
-def _number(value: float) -> str:
-    """A bound as written in reasons: ``200``, ``0.5``."""
-    return f"{value:g}"
-
-
 def column_reasons(column: Column) -> list[pl.Expr]:
     """Reason expressions (null where the row passes) declared for one column."""
     value = pl.col(column.name)
@@ -73,8 +71,8 @@ def column_reasons(column: Column) -> list[pl.Expr]:
     if not column.nullable:
         reasons.append(pl.when(value.is_null()).then(pl.lit(f"{column.name} is null")))
     if column.min is not None or column.max is not None:
-        lo = _number(column.min) if column.min is not None else "-inf"
-        hi = _number(column.max) if column.max is not None else "inf"
+        lo = schema.bound_text(column.min) if column.min is not None else "-inf"
+        hi = schema.bound_text(column.max) if column.max is not None else "inf"
         inside = pl.lit(True)
         if column.min is not None:
             inside = inside & (value >= column.min)
