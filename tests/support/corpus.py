@@ -343,6 +343,12 @@ def _link(rel: str, target: Callable[[Path], Path]) -> Callable[[Path, Path], No
     return entries
 
 
+def _raw_capped(lake: Path) -> None:
+    """A check: the long row's text is stored cut to 4,096 characters, its length kept."""
+    longest = _read(lake, "quarantine").sort("raw_chars").row(-1, named=True)
+    assert len(longest["raw"]) == 4096 < 2**21 <= longest["raw_chars"], longest["raw_chars"]
+
+
 def _only_time_range_reasons(expected: int) -> Callable[[Path], None]:
     """A check: ``expected`` rows quarantined, all as out of the plausible time range."""
 
@@ -756,7 +762,21 @@ CASES: tuple[Case, ...] = (
         ("accepted",),
         check=_only_genuine_hr,
     ),
-    Case("very_long_line", "size", _long_line, ("quarantined",)),
+    Case("very_long_line", "size", _long_line, ("quarantined",), check=_raw_capped),
+    Case(
+        "very_long_json_field",
+        "size",
+        _one("episodes.json", json.dumps([{"start": _EPISODE_ROW[0], "end": "x" * 2**21}])),
+        ("quarantined",),
+        check=_raw_capped,
+    ),
+    Case(
+        "very_long_rr_text_line",
+        "size",
+        _one("rr.txt", "# start: 2026-01-05T14:00:00Z\n800\n8" + "0" * 2**21 + "\n810\n"),
+        ("quarantined",),
+        check=_raw_capped,
+    ),
     # --- measures no table takes: skipped, counted, never quarantined
     Case(
         "logger_steps_and_stress",

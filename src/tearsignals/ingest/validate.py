@@ -145,6 +145,25 @@ def _as_text(name: str, dtype: pl.DataType) -> pl.Expr:
     return pl.col(name).cast(pl.String)
 
 
+MAX_RAW_CHARS = 4096
+
+
+def capped_raw(rows: pl.DataFrame) -> pl.DataFrame:
+    """``rows`` with ``raw`` cut to :data:`MAX_RAW_CHARS`, its full length in ``raw_chars``.
+
+    A single 200 MB line is evidence enough in its first 4,096 characters; storing it
+    whole would put all of it in the lake, and in memory whenever quarantine is read.
+
+    >>> rows = pl.DataFrame({"raw": ["a,b", "x" * 5000]})
+    >>> capped_raw(rows).select(pl.col("raw").str.len_chars(), "raw_chars").rows()
+    [(3, 3), (4096, 5000)]
+    """
+    return rows.with_columns(
+        raw=pl.col("raw").str.slice(0, MAX_RAW_CHARS),
+        raw_chars=pl.col("raw").str.len_chars().cast(pl.Int64),
+    )
+
+
 def _quarantine_rows(rows: pl.DataFrame, table: str, reason: pl.Expr) -> pl.DataFrame:
     """``rows`` in the ``quarantine`` schema; ``raw`` joins the row's values by ``,``."""
     shown = [c for c in rows.columns if c not in META_COLUMNS and not c.startswith("_")]
@@ -157,7 +176,7 @@ def _quarantine_rows(rows: pl.DataFrame, table: str, reason: pl.Expr) -> pl.Data
         reason=reason,
         raw=raw,
     )
-    return schema.conform(quarantined, "quarantine")
+    return schema.conform(capped_raw(quarantined), "quarantine")
 
 
 def empty_quarantine() -> pl.DataFrame:
