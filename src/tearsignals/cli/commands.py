@@ -19,6 +19,7 @@ from tearsignals.config import AnalysisConfig
 from tearsignals.contract import schema
 from tearsignals.errors import InputError
 from tearsignals.ingest import files
+from tearsignals.ingest.inbox import printable
 from tearsignals.lake import layout, privacy, store
 from tearsignals.report import status as lake_status
 from tearsignals.synth import PlantedEffect, SynthConfig, write_cohort
@@ -51,15 +52,15 @@ def _print_ingest(result: dict[str, object]) -> int:
         f" + quarantined {totals['rows_quarantined']:,} + duplicate {totals['rows_duplicate']:,}"
         f" + skipped {totals['rows_skipped']:,}"
     )
-    for r in (r for r in reports if r["status"] in NOT_INGESTED):
-        print(f"  {r['path']}: {r['status']}: {r['detail']}")
+    for r in (r for r in reports if r["status"] in NOT_INGESTED):  # names escaped: one line each
+        print(f"  {printable(str(r['path']))}: {r['status']}: {printable(str(r['detail']))}")
     failed = sum(r["status"] == "failed" for r in reports)
     if failed:
         print(f"failed {failed} files: read again by the next run")
     if refused:
         print(f"refused {len(refused)} inbox entries:")
     for line in refused:
-        print(f"  {line}")
+        print(f"  {printable(str(line))}")
     return 1 if failed or refused else 0
 
 

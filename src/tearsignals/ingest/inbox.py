@@ -32,6 +32,22 @@ NOT_REGULAR = "not a regular file or folder, not read"
 BAD_NAME = "not a valid subject id (letters, digits, '_', '.', '-'); not read"
 
 
+def printable(text: str) -> str:
+    r"""``text`` safe for one terminal or log line: control and format characters escaped.
+
+    Inbox names are chosen by whoever fills the inbox; a newline, carriage return,
+    escape sequence or bidirectional override in one must not forge or hide lines.
+
+    >>> printable("rr\n  S02/x.csv: ingested\x1b[2K\u202e.csv")
+    'rr\\n  S02/x.csv: ingested\\x1b[2K\\u202e.csv'
+    """
+    if text.isprintable():
+        return text
+    return "".join(
+        c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text
+    )
+
+
 @dataclass(frozen=True)
 class Refusal:
     """An inbox entry ingest does not read, and why."""
@@ -44,11 +60,11 @@ class Refusal:
         """One line naming the entry; under ``key`` the folder only by its pseudonym."""
         text = f"{self.folder}/{self.entry}" if self.entry else self.folder
         if key is None:
-            return f"{text}: {self.reason}"
+            return f"{printable(text)}: {self.reason}"
         stored = privacy.pseudonym(self.folder, key)
         if not layout.is_subject_id(self.folder):
             return f"{stored} (folder name withheld): {self.reason}"
-        return f"{privacy.stored_path(text, self.folder, stored)}: {self.reason}"
+        return f"{printable(privacy.stored_path(text, self.folder, stored))}: {self.reason}"
 
 
 def is_regular_file(path: Path) -> bool:

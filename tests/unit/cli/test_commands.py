@@ -37,3 +37,26 @@ def test_a_clean_run_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
     reports = [_row("S01/a.csv", "ingested", ok=5), _row("S01/d.csv", "unknown_format", "d.csv")]
     assert commands._print_ingest({"reports": reports, "refused": []}) == 0
     assert "failed" not in capsys.readouterr().out
+
+
+FORGED = [
+    "rr.csv\n  S02/forged.csv: ingested: fine",
+    "rr.csv\r  S02/forged.csv: ingested: fine",
+    "rr\x1b[2K\x1b[1Gforged.csv",
+    "rr\u2028forged.csv",
+    "rr\u202evsc.exe",
+]
+
+
+@pytest.mark.parametrize("name", FORGED)
+def test_a_name_cannot_forge_or_hide_summary_lines(
+    capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    reports = [_row(f"S01/{name}", "rejected", f"{name}: empty file")]
+    refused = [f"S01/{name}: symbolic link, not followed"]
+    commands._print_ingest({"reports": reports, "refused": refused})
+    out = capsys.readouterr().out
+    lines = out.split("\n")
+    assert len(lines) == 5 and lines[-1] == "", lines  # summary, file, refused head, entry
+    assert not any(c in out for c in "\r\x1b\u2028\u202e")
+    assert not any(line.startswith("  S02/") for line in lines)

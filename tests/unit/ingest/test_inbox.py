@@ -124,3 +124,11 @@ def test_a_lake_inside_the_inbox_through_a_link_is_refused(tmp_path: Path) -> No
 
 def test_a_lake_beside_the_inbox_is_fine(tmp_path: Path) -> None:
     files.check_apart(tmp_path / "inbox", tmp_path / "inbox-lake")
+
+
+@pytest.mark.parametrize("name", ["bad\nS01: ingested", "x\r\x1b[2K", "tab\tname"])
+def test_a_refused_name_is_printed_on_one_line(tmp_path: Path, name: str) -> None:
+    (tmp_path / "inbox" / name).mkdir(parents=True)
+    (refusal,) = files.inbox_refusals(tmp_path / "inbox")
+    line = refusal.line()
+    assert line.isprintable() and line.endswith(inbox_rules.BAD_NAME)
