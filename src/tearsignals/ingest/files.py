@@ -259,7 +259,10 @@ def ingest_file(
             file_id = file_sha256(path)
         return _ingested(lake, inbox, subject_id, path, key, file_id)
     except ReadFailure as failure:
-        store.remove_file_parts(lake, stored_id, file_id)  # batches written before the error
+        if _logged(lake, stored_id, file_id) is None:
+            store.remove_file_parts(lake, stored_id, file_id)  # batches written before the error
+        else:  # the same bytes are committed from another path: keep them, log this one apart
+            file_id = unreadable_file_id(rel)
         detail = privacy.stored_path(failure.reason, subject_id, stored_id)
         return _commit(lake, FileReport.refused(stored_id, file_id, rel, STATUS_FAILED, detail))
 

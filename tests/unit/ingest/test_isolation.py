@@ -138,6 +138,24 @@ def test_a_file_failing_every_run_keeps_one_failed_row(
     assert log["file_id"].to_list() == [files.unreadable_file_id("S01/bad.csv")]
 
 
+def test_a_copy_failing_leaves_the_committed_original_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inbox, lake = _inbox(tmp_path, {"S01": {"rr.csv": BAD}}), tmp_path / "lake"
+    assert [r.rows_ok for r in pipeline.ingest_inbox(lake, inbox)] == [30]
+    (inbox / "S01" / "bad.csv").write_text(BAD)  # the same bytes under another name
+    _break_detection(monkeypatch)
+    (failed,) = pipeline.ingest_inbox(lake, inbox)
+    assert (failed.path, failed.status) == ("S01/bad.csv", "failed")
+    assert failed.file_id == files.unreadable_file_id("S01/bad.csv")
+    assert store.scan_committed(lake, "beats").collect().height == 30
+    log = store.read_table(lake, "_ingest_log").sort("path")
+    assert log.select("path", "status").rows() == [
+        ("S01/bad.csv", "failed"),
+        ("S01/rr.csv", "ingested"),
+    ]
+
+
 BAD_NAMES = ("Zoë Müller", "Jane Doe", "S 02x", "semi;colon")
 
 
