@@ -74,6 +74,16 @@ def _summary_markdown(reports: list[files.FileReport]) -> str:
     return "# Nightly ingest\n\n" + head + rows
 
 
+def _refused(inbox: str, key_file: str | None) -> list[str]:
+    """One warning per inbox entry left unread (a link, a bad folder name), names withheld
+    under a key."""
+    logger = get_run_logger()
+    lines = [r.line(_key(key_file)) for r in files.inbox_refusals(Path(inbox))]
+    for line in lines:
+        logger.warning("refused %s", line)
+    return lines
+
+
 def _ingest_all(inbox: str, lake: str, key_file: str | None) -> list[files.FileReport]:
     """One ingest task per subject; the reports of the files committed by this run."""
     logger = get_run_logger()
@@ -98,21 +108,27 @@ def nightly_ingest(
 ) -> dict[str, object]:
     """Ingest every file not yet committed; re-analyse the subjects whose data changed.
 
-    Returns ``files`` (how many were committed), ``reports`` (their
-    :class:`~tearsignals.ingest.files.FileReport`), ``subjects_gained``,
-    ``leftovers_removed`` (files of an interrupted run removed on taking the
-    lock) and, when it ran, the ``analysis`` result.
+    A file that fails is logged ``failed`` and the run goes on; an inbox entry
+    refused (a symbolic link, an invalid subject folder name) is a warning.
+    Returns ``files`` (how many were committed), ``failed``, ``refused`` (one
+    line each), ``reports`` (their :class:`~tearsignals.ingest.files.FileReport`),
+    ``subjects_gained``, ``leftovers_removed`` (files of an interrupted run
+    removed on taking the lock) and, when it ran, the ``analysis`` result.
     """
     logger = get_run_logger()
+    files.check_apart(Path(inbox), Path(lake))
     with lock.lake_writer(Path(lake), "nightly-ingest", on_wait=logger.warning) as removed:
         if removed:
             logger.warning("removed %d files left by an interrupted run", removed)
         privacy.check_lake_mode(Path(lake), _key(pseudonymise_key_file))
+        refused = _refused(inbox, pseudonymise_key_file)
         reports = _ingest_all(inbox, lake, pseudonymise_key_file)
         create_markdown_artifact(_summary_markdown(reports), key="nightly-ingest-summary")
         gained = pipeline.subjects_gained(reports)
         result: dict[str, object] = {
             "files": len(reports),
+            "failed": sum(r.status == files.STATUS_FAILED for r in reports),
+            "refused": refused,
             "subjects_gained": gained,
             "reports": reports,
             "leftovers_removed": removed,

@@ -56,7 +56,7 @@ def test_corpus_is_big_and_well_formed() -> None:
     for case in corpus.CASES:
         assert case.expect and set(case.expect) <= set(corpus.KINDS), case.name
     assert {c.outcome for c in corpus.CASES} >= {"accepted", "quarantined", "rejected",
-                                                  "unknown_format", "skipped"}  # fmt: skip
+                                                  "unknown_format", "skipped", "refused"}  # fmt: skip
 
 
 @pytest.mark.parametrize("case", _params())
@@ -67,7 +67,9 @@ def test_bad_input_has_its_documented_outcome(case: corpus.Case, tmp_path: Path)
 
     lake = result.lake
     log = store.read_table(lake, "_ingest_log")
-    assert log.height == sum(f.outcome != "skipped" for f in result.files)
+    assert log.height == sum(f.outcome not in ("skipped", "refused") for f in result.files)
+    for refused in (f for f in result.files if f.outcome == "refused"):
+        assert refused.name and "\n" not in refused.name, refused
     for row in log.iter_rows(named=True):
         accounted = (
             row["rows_ok"] + row["rows_quarantined"] + row["rows_duplicate"] + row["rows_skipped"]

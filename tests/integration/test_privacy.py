@@ -32,6 +32,7 @@ from tearsignals_flows.analyze_episodes import analyze_episodes
 from tearsignals_flows.nightly_ingest import nightly_ingest
 
 NAMES = {"S01": "Zelda-Quux-1987", "S02": "Yorick-Blom-1990"}
+REFUSED_NAME = "Zoë Müller"  # not a valid subject id: refused, never shown in clear
 CONTEXT = "SENTINEL-CONTEXT-1234"
 CONTEXT_JSON = "SENTINEL-CONTEXT-5678"
 RR = "987.6543"
@@ -63,6 +64,8 @@ def _planted_inbox(root: Path) -> Path:
     lines[500] = lines[500].split(",")[0] + "," + RR
     rr_path.write_text("\n".join([*lines, f"{RAW},900"]) + "\n")
     (one / "notes.txt").write_text(f"{FILE_TEXT} resting 61 bpm, cried at 20:15\n")
+    (inbox / REFUSED_NAME).mkdir()
+    (inbox / REFUSED_NAME / "rr.csv").write_text("timestamp,rr_ms\n2026-01-05T14:00:01Z,1000\n")
     return inbox
 
 
@@ -131,6 +134,8 @@ def test_flows_log_no_health_data_and_the_lake_holds_no_real_subject_id(
         inbox=str(inbox), lake=str(lake), config=FAST, pseudonymise_key_file=str(key_file)
     )
     assert result["files"] == 5 and "analysis" in result
+    (refused,) = result["refused"]  # type: ignore[misc]
+    assert "folder name withheld" in str(refused)
     analyze_episodes(lake=str(lake), config=FAST)
 
     records = [r.getMessage() + (r.exc_text or "") for r in all_logs.records]
@@ -138,7 +143,7 @@ def test_flows_log_no_health_data_and_the_lake_holds_no_real_subject_id(
     api_messages = _api_log_messages(since)
     assert any("rows in" in m for m in api_messages)  # the task logs did reach the API
     for text in records + api_messages:
-        for needle in (*SENTINELS, *GX_RESULT_KEYS, *NAMES.values()):
+        for needle in (*SENTINELS, *GX_RESULT_KEYS, *NAMES.values(), *REFUSED_NAME.split()):
             assert needle not in text, (needle, text)
     # Runs are named after what they do, with subjects as the lake names them.
     names = _run_names(since)
@@ -155,7 +160,7 @@ def test_flows_log_no_health_data_and_the_lake_holds_no_real_subject_id(
     # ... but no original subject name, and not the key, anywhere in it.
     for rel, data in _lake_bytes(lake):
         lowered_path, lowered = rel.lower(), data.lower()
-        for name in NAMES.values():
+        for name in (*NAMES.values(), *REFUSED_NAME.split()):
             assert name.lower() not in lowered_path and name.lower().encode() not in lowered, rel
         assert KEY.encode() not in data and KEY.encode().hex().encode() not in lowered, rel
     assert set(store.subjects_in(lake, "beats")) == pseudonyms

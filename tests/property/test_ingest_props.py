@@ -26,10 +26,10 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tearsignals import pipeline
 from tearsignals.contract import schema
 from tearsignals.ingest import files
 from tearsignals.lake import store
+from tests.support.ingest import ingest_every_file
 
 T0 = datetime(2026, 1, 5, 14, tzinfo=UTC)
 DATA = ("beats", "episodes")
@@ -179,16 +179,6 @@ def test_a_later_export_containing_an_earlier_one_adds_only_the_new_rows(
         assert store.read_table(lake, "beats").height == len(later)
 
 
-def _ingest_every_file(lake: Path, inbox: Path) -> list[files.FileReport]:
-    """The ingest step of every inbox file, as the nightly flow's tasks run it."""
-    by_subject = pipeline.inbox_by_subject(inbox)
-    return [
-        r
-        for s, paths in by_subject.items()
-        for r in pipeline.ingest_subject_files(lake, inbox, s, paths)
-    ]
-
-
 @settings(max_examples=10, deadline=None)
 @given(beats=st.lists(BEAT_FILE, min_size=1, max_size=3), episodes=EPISODE_FILE)
 def test_three_re_runs_add_nothing(
@@ -198,9 +188,9 @@ def test_three_re_runs_add_nothing(
     with tempfile.TemporaryDirectory() as root:
         inbox = _write_inbox(Path(root), contents)
         lake = Path(root) / "lake"
-        assert len(_ingest_every_file(lake, inbox)) == len(contents)
+        assert len(ingest_every_file(lake, inbox)) == len(contents)
         before = stored_values(lake) | accounting(lake)
         for _ in range(3):
-            assert _ingest_every_file(lake, inbox) == []
+            assert ingest_every_file(lake, inbox) == []
         after = stored_values(lake) | accounting(lake)
         assert all(after[k].equals(frame) for k, frame in before.items())

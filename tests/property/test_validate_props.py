@@ -61,8 +61,10 @@ def _schema_reason(row: dict) -> str | None:
         if not column.nullable and value is None:
             return f"{column.name} is null"
         in_range = column.min is None or value is None or column.min <= value <= column.max
-        if not in_range or (column.min is not None and value is not None and math.isnan(value)):
-            return f"{column.name} out of range [{column.min:g}, {column.max:g}]"
+        nan = isinstance(value, float) and math.isnan(value)
+        if not in_range or (column.min is not None and nan):
+            lo, hi = schema.bound_text(column.min), schema.bound_text(column.max)
+            return f"{column.name} out of range [{lo}, {hi}]"
         if column.values is not None and value not in column.values:
             return f"{column.name} not in [{', '.join(column.values)}]"
     return None

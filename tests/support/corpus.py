@@ -12,12 +12,19 @@ the outcome expected for each of them:
 ``unknown_format``
     no adapter recognises the file (status ``unknown_format``);
 ``skipped``
-    ``ingest_file`` returned ``None``: the same bytes were already committed.
+    ``ingest_file`` returned ``None``: the same bytes were already committed;
+``refused``
+    an inbox entry ingest does not read (a link, a bad subject folder name:
+    :func:`tearsignals.ingest.files.inbox_refusals`), or the whole run refused
+    at its start (a lake inside the inbox); nothing logged for it.
 
 A case's outcome (the one in the table of ``docs/reliability.md``) is the outcome
 of its last file; earlier files set the scene (e.g. the original of a duplicate).
 ``analyze`` runs :func:`tearsignals.pipeline.analyze_subject` after ingest, and
-``check`` inspects the lake afterwards (it gets the lake path).
+``check`` inspects the lake afterwards (it gets the lake path). ``entries``
+adds inbox entries beside the files (it gets the inbox and a folder outside
+it); they are reported, in name order, after the files. ``lake`` is the lake's
+path relative to the case's root folder.
 """
 
 from __future__ import annotations
@@ -34,7 +41,7 @@ from pathlib import Path
 
 import polars as pl
 
-KINDS = ("accepted", "quarantined", "rejected", "unknown_format", "skipped")
+KINDS = ("accepted", "quarantined", "rejected", "unknown_format", "skipped", "refused")
 
 T0 = datetime(2026, 1, 5, 14, 0, tzinfo=UTC)
 
@@ -49,6 +56,8 @@ class Case:
     check: Callable[[Path], None] | None = field(default=None, compare=False)
     note: str = ""
     known_bug: str = ""  # non-empty: the case fails today for this reason (xfail, strict)
+    entries: Callable[[Path, Path], None] | None = field(default=None, compare=False)
+    lake: str = "lake"
 
     @property
     def outcome(self) -> str:
@@ -310,6 +319,75 @@ def _only_skipped(expected: int) -> Callable[[Path], None]:
 
 _JUNK = random.Random(5).randbytes(4096)
 
+
+def _subject_folder(name: str) -> Callable[[Path, Path], None]:
+    """Entries: a subject folder ``name`` holding a beats file of its own."""
+
+    def entries(inbox: Path, outside: Path) -> None:
+        (inbox / name).mkdir()
+        (inbox / name / "rr.csv").write_text(beats_csv(start=T0 + timedelta(hours=1)))
+
+    return entries
+
+
+def _link(rel: str, target: Callable[[Path], Path]) -> Callable[[Path, Path], None]:
+    """Entries: ``rel`` in the inbox, a symbolic link to ``target(outside)``; beside it outside,
+    a beats file and a folder holding one (neither may reach the lake)."""
+
+    def entries(inbox: Path, outside: Path) -> None:
+        (outside / "rr.csv").write_text(beats_csv(start=T0 + timedelta(hours=2)))
+        (outside / "export").mkdir()
+        (outside / "export" / "rr.csv").write_text(beats_csv(start=T0 + timedelta(hours=3)))
+        (inbox / rel).symlink_to(target(outside))
+
+    return entries
+
+
+def _raw_capped(lake: Path) -> None:
+    """A check: the long row's text is stored cut to 4,096 characters, its length kept."""
+    longest = _read(lake, "quarantine").sort("raw_chars").row(-1, named=True)
+    assert len(longest["raw"]) == 4096 < 2**21 <= longest["raw_chars"], longest["raw_chars"]
+
+
+def _only_time_range_reasons(expected: int) -> Callable[[Path], None]:
+    """A check: ``expected`` rows quarantined, all as out of the plausible time range."""
+
+    def check(lake: Path) -> None:
+        reasons = _read(lake, "quarantine")["reason"].to_list()
+        assert len(reasons) == expected and all("_utc out of range" in r for r in reasons), reasons
+
+    return check
+
+
+_PLANTED_HR = HR_RECORD.format(unit="count/min", m=30, v=199)
+
+
+def _hidden_in_body(hidden: str) -> str:
+    """An export of five genuine 61 bpm records with ``hidden`` between them."""
+    xml = health_xml()
+    return xml.replace("<Record", hidden + "<Record", 1).replace(
+        "</HealthData>", hidden + "</HealthData>"
+    )
+
+
+def _only_genuine_hr(lake: Path) -> None:
+    assert _read(lake, "heart_rate")["hr_bpm"].to_list() == [61.0] * 5
+
+
+def _only_the_inbox_beats(lake: Path) -> None:
+    from tearsignals.lake import store
+
+    assert store.scan_committed(lake, "beats").collect().height == 60
+
+
+_MARK = 271828182845  # stands for a 5,000-digit integer literal in the written JSON
+_EPISODE_JSON = {"start": _EPISODE_ROW[0], "end": _EPISODE_ROW[1]}
+
+
+def _with_huge_numbers(text: str) -> str:
+    return text.replace(str(_MARK), "9" * 5000)
+
+
 CASES: tuple[Case, ...] = (
     # --- empty / truncated
     Case("empty_file", "empty/truncated", _one("rr.csv", b""), ("rejected",)),
@@ -476,6 +554,35 @@ CASES: tuple[Case, ...] = (
         ("accepted", "quarantined"),
         check=_check_tags_vs_local,
     ),
+    # --- time plausibility: [1990, 2100] for every time column, whatever the notation
+    Case(
+        "beats_in_1970_2100_9999",
+        "time range",
+        _one(
+            "rr.csv",
+            "timestamp,rr_ms\n1970-01-01T00:00:01Z,1000\n2100-01-01T00:00:01Z,1000\n"
+            "9999-12-31T23:59:59Z,1000\n" + _BEATS.split("\n", 1)[1],
+        ),
+        ("quarantined",),
+        check=_only_time_range_reasons(3),
+    ),
+    Case(
+        "episode_in_1970",
+        "time range",
+        _one(
+            "episodes.csv",
+            episodes_csv([("1970-01-01T00:00:00Z", "1970-01-01T00:05:00Z", "", "4"), _EPISODE_ROW]),
+        ),
+        ("quarantined",),
+        check=_only_time_range_reasons(1),
+    ),
+    Case(
+        "apple_record_in_9999",
+        "time range",
+        _one("export.xml", health_xml().replace("2026-01-05 15:00", "9999-01-05 15:00")),
+        ("quarantined",),
+        check=_only_time_range_reasons(1),
+    ),
     # --- episodes
     Case(
         "overlapping_episodes",
@@ -627,7 +734,49 @@ CASES: tuple[Case, ...] = (
         _one("export.xml", health_xml(prolog=BILLION_LAUGHS)),
         ("accepted",),
     ),
-    Case("very_long_line", "size", _long_line, ("quarantined",)),
+    Case(
+        "xml_record_in_comment",
+        "XML markup",
+        _one("export.xml", _hidden_in_body(f"<!-- {_PLANTED_HR} -->\n")),
+        ("accepted",),
+        check=_only_genuine_hr,
+    ),
+    Case(
+        "xml_records_in_multi_line_comment",
+        "XML markup",
+        _one("export.xml", _hidden_in_body(f"<!--\n{_PLANTED_HR}{_PLANTED_HR}-->\n")),
+        ("accepted",),
+        check=_only_genuine_hr,
+    ),
+    Case(
+        "xml_record_in_cdata",
+        "XML markup",
+        _one("export.xml", _hidden_in_body(f"<![CDATA[\n{_PLANTED_HR}]]>\n")),
+        ("accepted",),
+        check=_only_genuine_hr,
+    ),
+    Case(
+        "xml_record_in_processing_instruction",
+        "XML markup",
+        _one("export.xml", _hidden_in_body(f"<?note {_PLANTED_HR}?>\n")),
+        ("accepted",),
+        check=_only_genuine_hr,
+    ),
+    Case("very_long_line", "size", _long_line, ("quarantined",), check=_raw_capped),
+    Case(
+        "very_long_json_field",
+        "size",
+        _one("episodes.json", json.dumps([{"start": _EPISODE_ROW[0], "end": "x" * 2**21}])),
+        ("quarantined",),
+        check=_raw_capped,
+    ),
+    Case(
+        "very_long_rr_text_line",
+        "size",
+        _one("rr.txt", "# start: 2026-01-05T14:00:00Z\n800\n8" + "0" * 2**21 + "\n810\n"),
+        ("quarantined",),
+        check=_raw_capped,
+    ),
     # --- measures no table takes: skipped, counted, never quarantined
     Case(
         "logger_steps_and_stress",
@@ -643,6 +792,110 @@ CASES: tuple[Case, ...] = (
         ("accepted",),
         check=_only_skipped(2),
     ),
+    # --- JSON numbers beyond Python's int-conversion limit (4,300 digits)
+    Case(
+        "json_huge_intensity",
+        "JSON numbers",
+        _one(
+            "episodes.json", _with_huge_numbers(json.dumps([{**_EPISODE_JSON, "intensity": _MARK}]))
+        ),
+        ("quarantined",),
+    ),
+    Case(
+        "json_huge_negative_start",
+        "JSON numbers",
+        _one("episodes.json", _with_huge_numbers(json.dumps([{**_EPISODE_JSON, "start": -_MARK}]))),
+        ("quarantined",),
+    ),
+    Case(
+        "json_huge_fitbit_bpm",
+        "JSON numbers",
+        _one(
+            "heart_rate-2026-01-05.json",
+            _with_huge_numbers(
+                json.dumps(
+                    [
+                        {"dateTime": "01/05/26 14:00:00", "value": {"bpm": 61, "confidence": 2}},
+                        {"dateTime": "01/05/26 14:00:05", "value": {"bpm": _MARK, "confidence": 2}},
+                    ]
+                )
+            ),
+        ),
+        ("quarantined",),
+    ),
+    # --- subject folders: an invalid name is refused, the other subjects ingested
+    Case(
+        "subject_folder_real_name",
+        "subject folders",
+        _one("rr.csv", _BEATS),
+        ("accepted", "refused"),
+        entries=_subject_folder("Zoë Müller"),
+        check=_only_the_inbox_beats,
+    ),
+    Case(
+        "subject_folder_shell_characters",
+        "subject folders",
+        _one("rr.csv", _BEATS),
+        ("accepted", "refused"),
+        entries=_subject_folder("$(id);x"),
+        check=_only_the_inbox_beats,
+    ),
+    Case(
+        "subject_folder_name_too_long",
+        "subject folders",
+        _one("rr.csv", _BEATS),
+        ("accepted", "refused"),
+        entries=_subject_folder("S" * 200),
+        check=_only_the_inbox_beats,
+    ),
+    # --- confinement: nothing outside the inbox is read
+    Case(
+        "link_to_a_csv_outside",
+        "confinement",
+        _one("rr.csv", _BEATS),
+        ("accepted", "refused"),
+        entries=_link("S01/other.csv", lambda outside: outside / "rr.csv"),
+        check=_only_the_inbox_beats,
+    ),
+    Case(
+        "link_to_etc_passwd",
+        "confinement",
+        _one("rr.csv", _BEATS),
+        ("accepted", "refused"),
+        entries=_link("S01/passwd.csv", lambda outside: Path("/etc/passwd")),
+        check=_only_the_inbox_beats,
+    ),
+    Case(
+        "subject_folder_is_a_link",
+        "confinement",
+        _one("rr.csv", _BEATS),
+        ("accepted", "refused"),
+        entries=_link("S02", lambda outside: outside / "export"),
+        check=_only_the_inbox_beats,
+    ),
+    Case(
+        "nested_folder_is_a_link",
+        "confinement",
+        _one("rr.csv", _BEATS),
+        ("accepted", "refused"),
+        entries=_link("S01/export", lambda outside: outside / "export"),
+        check=_only_the_inbox_beats,
+    ),
+    Case(
+        "lake_inside_the_inbox",
+        "confinement",
+        _one("rr.csv", _BEATS),
+        ("refused",),
+        lake="inbox/lake",
+    ),
+    Case(
+        "lake_inside_a_subject",
+        "confinement",
+        _one("rr.csv", _BEATS),
+        ("refused",),
+        lake="inbox/S01/lake",
+    ),
+    Case("inbox_inside_the_lake", "confinement", _one("rr.csv", _BEATS), ("refused",), lake="."),
     # --- FIT
     Case("fit_valid", "fit", _fit("valid"), ("accepted",)),
     Case("fit_bad_crc", "fit", _fit("crc"), ("rejected",)),
@@ -657,7 +910,7 @@ CASES: tuple[Case, ...] = (
 class FileResult:
     name: str
     outcome: str
-    report: object | None  # tearsignals.ingest.files.FileReport
+    report: object | None  # a FileReport's log row, a Refusal, or the refusal's message
 
 
 @dataclass
@@ -701,26 +954,36 @@ def run_case(case: Case, root: Path) -> CaseResult:
 
     from tearsignals import pipeline
     from tearsignals.config import AnalysisConfig
+    from tearsignals.errors import InputError
     from tearsignals.ingest import files
     from tearsignals.lake import store
 
     started = time.monotonic()
-    inbox, lake = root / "inbox", root / "lake"
+    inbox, lake, outside = root / "inbox", root / case.lake, root / "outside"
     folder = inbox / "S01"
     folder.mkdir(parents=True)
+    outside.mkdir()
     written = []
     for name, data in case.files():
         path = folder / name
         path.write_bytes(data)
         written.append(path)
-    reports = [files.ingest_file(lake, inbox, "S01", path) for path in written]
+    if case.entries is not None:
+        case.entries(inbox, outside)
+    try:
+        files.check_apart(inbox, lake)
+    except InputError as err:
+        return CaseResult(case, [FileResult("lake", "refused", str(err))], lake)
+    listed = {p for _, p in files.inbox_files(inbox)}
+    reports = [files.ingest_file(lake, inbox, "S01", path) for path in written if path in listed]
     # A later file can withdraw and re-ingest an earlier one (key conflict), so the
     # outcome of a committed file is read from its final ingest-log entry.
     log = {r["file_id"]: r for r in store.read_table(lake, "_ingest_log").iter_rows(named=True)}
     results = []
-    for path, report in zip(written, reports, strict=True):
+    for path, report in zip([p for p in written if p in listed], reports, strict=True):
         final = None if report is None else _LogRow(**log[report.file_id])
         results.append(FileResult(path.name, outcome_of(final), final))
+    results += [FileResult(r.line(), "refused", r) for r in files.inbox_refusals(inbox)]
     if case.analyze:
         pipeline.analyze_subject(lake, "S01", AnalysisConfig())
     if case.check is not None:

@@ -20,6 +20,7 @@ from tearsignals.config import AnalysisConfig
 from tearsignals.contract import schema
 from tearsignals.errors import InputError
 from tearsignals.ingest import files
+from tearsignals.ingest.inbox import printable
 from tearsignals.lake import layout, privacy, store
 from tearsignals.report import status as lake_status
 from tearsignals.synth import PlantedEffect, SynthConfig, write_cohort
@@ -36,26 +37,39 @@ def synth_config(args: argparse.Namespace) -> SynthConfig:
     return SynthConfig(n_subjects=args.subjects, n_days=args.days, seed=args.seed, effect=effect)
 
 
-def _print_ingest(result: dict[str, object]) -> None:
+NOT_INGESTED = ("rejected", "unknown_format", files.STATUS_FAILED)
+
+
+def _print_ingest(result: dict[str, object]) -> int:
+    """Print the ingest summary; the exit status: 1 when a file failed or an entry was refused."""
     reports = cast("list[files.FileReport]", result["reports"])
+    refused = cast("list[str]", result.get("refused", []))
     totals = {
         k: sum(getattr(r, k) for r in reports)
         for k in ("rows_in", "rows_ok", "rows_quarantined", "rows_duplicate", "rows_skipped")
     }
-    rejected = [r for r in reports if r.status in ("rejected", "unknown_format")]
     print(
         f"ingested {len(reports)} new files: rows in {totals['rows_in']:,} = ok {totals['rows_ok']:,}"
         f" + quarantined {totals['rows_quarantined']:,} + duplicate {totals['rows_duplicate']:,}"
         f" + skipped {totals['rows_skipped']:,}"
     )
-    for r in rejected:
-        print(f"  {r.path}: {r.status}: {r.detail}")
+    for r in (r for r in reports if r.status in NOT_INGESTED):  # names escaped: one line each
+        print(f"  {printable(r.path)}: {r.status}: {printable(str(r.detail))}")
+    failed = sum(r.status == files.STATUS_FAILED for r in reports)
+    if failed:
+        print(f"failed {failed} files: read again by the next run")
+    if refused:
+        print(f"refused {len(refused)} inbox entries:")
+    for line in refused:
+        print(f"  {printable(line)}")
+    return 1 if failed or refused else 0
 
 
 def ingest(inbox: Path, lake: Path, analyze: bool, key_file: Path | None = None) -> int:
     from tearsignals_flows.nightly_ingest import nightly_ingest
 
     privacy.load_key(key_file)  # a bad key file fails here, in one line, before any flow starts
+    files.check_apart(inbox, lake)  # likewise a lake inside the inbox (or the reverse)
     store.ensure_dir(lake)
     result = nightly_ingest(
         inbox=str(inbox),
@@ -63,9 +77,9 @@ def ingest(inbox: Path, lake: Path, analyze: bool, key_file: Path | None = None)
         analyze=analyze,
         pseudonymise_key_file=str(key_file) if key_file else None,
     )
-    _print_ingest(result)
+    status = _print_ingest(result)
     print(f"lake: {lake}")
-    return 0
+    return status
 
 
 def stored_subjects(lake: Path, config: AnalysisConfig, key: bytes | None) -> AnalysisConfig:
@@ -218,6 +232,7 @@ def serve(
 ) -> int:
     """Register both deployments and serve them until interrupted."""
     privacy.load_key(key_file)
+    files.check_apart(inbox, lake)
     server = None
     if not os.environ.get("PREFECT_API_URL"):
         server, url = start_local_server(port)

@@ -100,7 +100,8 @@ def _rules(c: schema.Column) -> str:
     parts = []
     if c.min is not None or c.max is not None:
         parts.append(
-            f"range [{c.min if c.min is not None else ''}, {c.max if c.max is not None else ''}]"
+            f"range [{schema.bound_text(c.min) if c.min is not None else ''}, "
+            f"{schema.bound_text(c.max) if c.max is not None else ''}]"
         )
     if c.values:
         parts.append("one of " + ", ".join(f"`{v}`" for v in c.values))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -60,12 +61,15 @@ _DTYPES: dict[str, pl.DataType] = {
 
 @dataclass(frozen=True)
 class Column:
+    """One declared column; ``min``/``max`` bound it (inclusive): numbers, or for a
+    time column instants (ISO 8601 in the JSON: the plausible time range of data)."""
+
     name: str
     dtype: pl.DataType
     nullable: bool
     description: str
-    min: float | None = None
-    max: float | None = None
+    min: float | datetime | None = None
+    max: float | datetime | None = None
     values: tuple[str, ...] | None = None
 
 
@@ -93,6 +97,24 @@ def schemas_dir() -> Path:
     return Path(str(resources.files("tearsignals.contract") / "schemas"))
 
 
+def _bound(value: float | str | None) -> float | datetime | None:
+    """A declared bound: a number, or an instant written in ISO 8601 (``...Z``)."""
+    if isinstance(value, str):
+        return datetime.fromisoformat(value).astimezone(UTC)
+    return value
+
+
+def bound_text(value: float | datetime) -> str:
+    """A bound as reasons and docs write it: ``200``, ``0.5``, ``1990-01-01T00:00:00Z``.
+
+    >>> bound_text(200.0), bound_text(datetime(1990, 1, 1, tzinfo=UTC))
+    ('200', '1990-01-01T00:00:00Z')
+    """
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    return f"{value:g}"
+
+
 def _column(raw: dict[str, Any]) -> Column:
     values = raw.get("values")
     return Column(
@@ -100,8 +122,8 @@ def _column(raw: dict[str, Any]) -> Column:
         dtype=_DTYPES[raw["dtype"]],
         nullable=bool(raw["nullable"]),
         description=raw["description"],
-        min=raw.get("min"),
-        max=raw.get("max"),
+        min=_bound(raw.get("min")),
+        max=_bound(raw.get("max")),
         values=tuple(values) if values is not None else None,
     )
 

@@ -35,6 +35,17 @@ only the current version keeps a row.
 
 With a pseudonymisation key, the subject id and the inbox path are stored
 pseudonymised (:mod:`tearsignals.lake.privacy`).
+
+Isolation: an unexpected error while reading, parsing or validating one file
+(an ``OSError`` such as EIO from the disk, a fault in an adapter) does not stop
+the run. The file gets a log row of status ``failed`` with a one-line reason
+naming the error's kind, never its message (it may quote the data), and no
+rows. Unlike ``rejected`` (a verdict on the file's bytes, final until they or
+their context change), ``failed`` is a verdict on one attempt: the next run
+withdraws the row and reads the file again. A file whose bytes cannot be read
+at all is logged under an id derived from its path (:func:`unreadable_file_id`).
+Errors writing the lake are not the file's fault and still stop the run (the
+file is left uncommitted, so the next run takes it again).
 """
 
 from __future__ import annotations
@@ -42,6 +53,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -53,6 +65,9 @@ from tearsignals.errors import InputError
 from tearsignals.ingest import adapters
 from tearsignals.ingest.adapters.base import Adapter, Context, Parsed
 from tearsignals.ingest.adapters.rr_text import SIDECAR_SUFFIXES
+from tearsignals.ingest.inbox import Refusal, is_regular_file, subject_files
+from tearsignals.ingest.inbox import check_apart as check_apart  # re-exported: ingest's entry
+from tearsignals.ingest.inbox import scan as inbox_scan
 from tearsignals.ingest.plan import FilePlan, FileTotals, file_plan
 from tearsignals.ingest.profile import PROFILE_NAME, ProfileFile, read_profile
 from tearsignals.lake import layout, privacy, store
@@ -108,6 +123,47 @@ _LOG_OVERRIDES = {
 }
 PROFILE_FORMAT = "subject_profile"
 STATUS_PROFILE = "profile"
+STATUS_FAILED = "failed"
+
+
+class ReadFailure(Exception):
+    """An unexpected error while reading one file; ``reason`` is one line without data values."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def failure_reason(name: str, err: BaseException) -> str:
+    """The one-line reason of a failed file: its name and the error's kind, never the message.
+
+    >>> failure_reason("rr.csv", OSError(5, "Input/output error"))
+    'rr.csv: could not be read (Input/output error)'
+    >>> failure_reason("rr.csv", ValueError("bad value '1234'"))
+    'rr.csv: unexpected ValueError while reading (message withheld: it may quote input data)'
+    """
+    if isinstance(err, OSError):
+        return f"{name}: could not be read ({err.strerror or type(err).__name__})"
+    return (
+        f"{name}: unexpected {type(err).__name__} while reading "
+        "(message withheld: it may quote input data)"
+    )
+
+
+@contextmanager
+def reading(name: str) -> Iterator[None]:
+    """Turn an unexpected error into :class:`ReadFailure`; :class:`InputError` passes unchanged."""
+    try:
+        yield
+    except InputError:
+        raise
+    except Exception as err:
+        raise ReadFailure(failure_reason(name, err)) from err
+
+
+def unreadable_file_id(stored_path: str) -> str:
+    """The log id of a file whose bytes could not be hashed: derived from its stored path."""
+    return hashlib.sha256(b"unreadable\0" + stored_path.encode()).hexdigest()
 
 
 def file_sha256(path: Path) -> str:
@@ -122,20 +178,16 @@ def file_sha256(path: Path) -> str:
 def inbox_files(inbox: Path) -> Iterator[tuple[str, Path]]:
     """(subject_id, path) for every regular file under ``inbox/<subject_id>/``, sorted.
 
-    Hidden files and folders are ignored. A folder whose name is not a valid
-    subject id raises InputError: its files would otherwise be silently skipped.
+    Hidden files and folders are ignored. Links, and folders whose name is not
+    a valid subject id, are left out (:func:`inbox_refusals`, which the run
+    reports) and the other subjects are still read (:mod:`tearsignals.ingest.inbox`).
     """
-    for folder in sorted(p for p in inbox.iterdir() if p.is_dir()):
-        if folder.name.startswith("."):
-            continue
-        try:
-            subject_id = layout.safe_subject_id(folder.name)
-        except ValueError as err:
-            raise InputError(f"{folder}: {err}") from None
-        for path in sorted(folder.rglob("*")):
-            rel = path.relative_to(folder)
-            if path.is_file() and not any(part.startswith(".") for part in rel.parts):
-                yield subject_id, path
+    return iter(inbox_scan(inbox)[0])
+
+
+def inbox_refusals(inbox: Path) -> list[Refusal]:
+    """The inbox entries :func:`inbox_files` leaves out for a reason, sorted."""
+    return inbox_scan(inbox)[1]
 
 
 def context_sha256(path: Path, adapter: Adapter | None, profile: ProfileFile | None) -> str | None:
@@ -149,7 +201,7 @@ def context_sha256(path: Path, adapter: Adapter | None, profile: ProfileFile | N
         parts.append([PROFILE_NAME, profile.sha256])
     for suffix in SIDECAR_SUFFIXES:
         sidecar = path.with_name(path.name + suffix)
-        if sidecar.is_file():
+        if is_regular_file(sidecar):
             parts.append([suffix, file_sha256(sidecar)])
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest() if parts else None
 
@@ -180,7 +232,7 @@ def _is_current(lake: Path, subject_id: str, file_id: str, path: str, context: s
     The same bytes committed from another path keep that path's entry.
     """
     logged = _logged(lake, subject_id, file_id)
-    if logged is None:
+    if logged is None or logged["status"] == STATUS_FAILED:
         return False
     if logged["context_sha256"] == context or logged["path"] != path:
         return True
@@ -195,20 +247,52 @@ def ingest_file(
 
     ``subject_id`` is the inbox folder name; with ``key`` the lake gets its
     pseudonym instead. A committed file that loses a key conflict to this one
-    is withdrawn and ingested again after it (see the module docstring).
+    is withdrawn and ingested again after it (see the module docstring). An
+    unexpected error while reading the file is its ``failed`` log row.
     """
+    stored_id = privacy.stored_subject_id(subject_id, key)
+    rel = privacy.stored_path(str(path.relative_to(inbox)), subject_id, stored_id)
+    _withdraw_failed(lake, stored_id, rel)
+    file_id = unreadable_file_id(rel)
+    try:
+        with reading(path.name):
+            file_id = file_sha256(path)
+        return _ingested(lake, inbox, subject_id, path, key, file_id)
+    except ReadFailure as failure:
+        if _logged(lake, stored_id, file_id) is None:
+            store.remove_file_parts(lake, stored_id, file_id)  # batches written before the error
+        else:  # the same bytes are committed from another path: keep them, log this one apart
+            file_id = unreadable_file_id(rel)
+        detail = privacy.stored_path(failure.reason, subject_id, stored_id)
+        return _commit(lake, FileReport.refused(stored_id, file_id, rel, STATUS_FAILED, detail))
+
+
+def _withdraw_failed(lake: Path, subject_id: str, path: str) -> None:
+    """Withdraw the ``failed`` log rows of ``path``: each run reads a failed file again."""
+    log = store.read_table(lake, "_ingest_log", [subject_id])
+    if log.is_empty():
+        return
+    failed = log.filter((pl.col("status") == STATUS_FAILED) & (pl.col("path") == path))
+    for file_id in failed.get_column("file_id"):
+        store.uncommit(lake, subject_id, file_id)
+
+
+def _ingested(
+    lake: Path, inbox: Path, subject_id: str, path: Path, key: bytes | None, file_id: str
+) -> FileReport | None:
+    """:func:`ingest_file` of a file with id ``file_id``; :class:`ReadFailure` when reading breaks."""
     stored_id = privacy.stored_subject_id(subject_id, key)
     folder = inbox / path.relative_to(inbox).parts[0]
     rel = privacy.stored_path(str(path.relative_to(inbox)), subject_id, stored_id)
-    file_id = file_sha256(path)
     if path == folder / PROFILE_NAME:
         return _profile_logged(lake, folder, stored_id, file_id, rel)
-    profile = read_profile(folder)
-    try:
-        adapter: Adapter | None = adapters.detected(path)
-    except InputError as err:
-        adapter, refusal = None, err
-    context = context_sha256(path, adapter, profile)
+    with reading(path.name):
+        profile = read_profile(folder)
+        try:
+            adapter: Adapter | None = adapters.detected(path)
+        except InputError as err:
+            adapter, refusal = None, err
+        context = context_sha256(path, adapter, profile)
     if _is_current(lake, stored_id, file_id, rel, context):
         return None
     store.remove_file_parts(lake, stored_id, file_id)  # left by an interrupted attempt
@@ -216,8 +300,11 @@ def ingest_file(
         if adapter is None:
             raise refusal
         scratch = store.ensure_dir(layout.scratch_dir(lake))
-        batches = adapter.read(path, reading_context(path, adapter, profile, scratch))
-        totals, replays = _written(lake, folder, adapter.name, batches, stored_id, file_id)
+        with reading(path.name):
+            batches = adapter.read(path, reading_context(path, adapter, profile, scratch))
+        totals, replays = _written(
+            lake, folder, path.name, adapter.name, batches, stored_id, file_id
+        )
     except InputError as err:
         store.remove_file_parts(lake, stored_id, file_id)  # batches written before the error
         status = "unknown_format" if isinstance(err, adapters.UnknownFormat) else "rejected"
@@ -234,9 +321,20 @@ def ingest_file(
     return report
 
 
+def _read_batches(batches: Iterator[Parsed], name: str) -> Iterator[Parsed]:
+    """``batches``, an unexpected error while reading the next one raised as ReadFailure."""
+    while True:
+        with reading(name):
+            parsed = next(batches, None)
+        if parsed is None:
+            return
+        yield parsed
+
+
 def _written(
     lake: Path,
     folder: Path,
+    name: str,
     format_name: str,
     batches: Iterator[Parsed],
     subject_id: str,
@@ -244,11 +342,14 @@ def _written(
 ) -> tuple[FileTotals, dict[str, Path]]:
     """Plan and write each batch as part files of its own; the totals and the displaced files.
 
-    The parts stay invisible until the file's log entry is written.
+    The parts stay invisible until the file's log entry is written. An
+    unexpected error reading or planning a batch is a :class:`ReadFailure`;
+    errors writing the lake propagate as they are.
     """
     totals, replays = FileTotals(format_name), {}
-    for number, parsed in enumerate(batches):
-        plan, displaced = _planned(lake, folder, format_name, parsed, subject_id, file_id)
+    for number, parsed in enumerate(_read_batches(batches, name)):
+        with reading(name):
+            plan, displaced = _planned(lake, folder, format_name, parsed, subject_id, file_id)
         replays.update(displaced)
         part = layout.batch_part(file_id, number)
         for table, outcome in plan.tables.items():
@@ -269,7 +370,8 @@ def _profile_logged(
         return None
     for older in log.filter(pl.col("format") == PROFILE_FORMAT).get_column("file_id"):
         store.uncommit(lake, subject_id, older)
-    profile = read_profile(folder)
+    with reading(PROFILE_NAME):
+        profile = read_profile(folder)
     problem = None if profile is None else profile.problem
     status = STATUS_PROFILE if problem is None else "rejected"
     report = FileReport.refused(subject_id, file_id, path, status, problem, None, PROFILE_FORMAT)
@@ -294,12 +396,7 @@ def _planned(
 
 def _file_with_id(folder: Path, file_id: str) -> Path | None:
     """The visible file under ``folder`` whose sha256 is ``file_id``, if any."""
-    for path in sorted(folder.rglob("*")):
-        rel = path.relative_to(folder)
-        hidden = any(part.startswith(".") for part in rel.parts)
-        if path.is_file() and not hidden and file_sha256(path) == file_id:
-            return path
-    return None
+    return next((path for path in subject_files(folder) if file_sha256(path) == file_id), None)
 
 
 def _commit(lake: Path, report: FileReport) -> FileReport:

@@ -269,7 +269,7 @@ class FilePlan:
 
 def _rejects_as_quarantine(rejects: pl.DataFrame, subject_id: str, file_id: str) -> pl.DataFrame:
     with_ids = rejects.with_columns(subject_id=pl.lit(subject_id), file_id=pl.lit(file_id))
-    return schema.conform(with_ids, "quarantine")
+    return schema.conform(validate.capped_raw(with_ids), "quarantine")
 
 
 def file_plan(

@@ -49,6 +49,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from tearsignals.errors import InputError
+from tearsignals.ingest.inbox import is_regular_file
 from tearsignals.ingest.timeparse import LocalZones, is_known_time_zone
 
 PROFILE_NAME = "subject.toml"
@@ -145,7 +146,7 @@ def read_profile(folder: Path) -> ProfileFile | None:
     (ingest logs it, and refuses the files that needed a zone from it).
     """
     path = folder / PROFILE_NAME
-    if not path.is_file():
+    if not is_regular_file(path):  # a link is not followed (it is refused in the inbox)
         return None
     try:
         data = path.read_bytes()[: MAX_PROFILE_BYTES + 1]

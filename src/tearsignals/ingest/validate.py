@@ -1,7 +1,10 @@
 """Row rules: every canonical row is accepted, quarantined with a reason, or a duplicate.
 
 The rules come from ``schemas/<table>.json`` (non-nullable columns, ``min``/``max``,
-``values``) plus a few rules per table:
+``values``) plus a few rules per table. Every time column of the ingested tables
+declares the plausible range [1990-01-01, 2100-01-01] (UTC) there, so a time of
+1970 or 9999 is quarantined as out of range whichever format and time notation
+it came from, and, no longer eligible, never makes a later beat non-monotonic:
 
 * beats: a beat at or before the running maximum of the earlier beat times of
   its file (by ``row_number``) is quarantined as ``non-monotonic time`` unless
@@ -61,11 +64,6 @@ class Checked:
     duplicates: int
 
 
-def _number(value: float) -> str:
-    """A bound as written in reasons: ``200``, ``0.5``."""
-    return f"{value:g}"
-
-
 def column_reasons(column: Column) -> list[pl.Expr]:
     """Reason expressions (null where the row passes) declared for one column."""
     value = pl.col(column.name)
@@ -73,8 +71,8 @@ def column_reasons(column: Column) -> list[pl.Expr]:
     if not column.nullable:
         reasons.append(pl.when(value.is_null()).then(pl.lit(f"{column.name} is null")))
     if column.min is not None or column.max is not None:
-        lo = _number(column.min) if column.min is not None else "-inf"
-        hi = _number(column.max) if column.max is not None else "inf"
+        lo = schema.bound_text(column.min) if column.min is not None else "-inf"
+        hi = schema.bound_text(column.max) if column.max is not None else "inf"
         inside = pl.lit(True)
         if column.min is not None:
             inside = inside & (value >= column.min)
@@ -147,6 +145,25 @@ def _as_text(name: str, dtype: pl.DataType) -> pl.Expr:
     return pl.col(name).cast(pl.String)
 
 
+MAX_RAW_CHARS = 4096
+
+
+def capped_raw(rows: pl.DataFrame) -> pl.DataFrame:
+    """``rows`` with ``raw`` cut to :data:`MAX_RAW_CHARS`, its full length in ``raw_chars``.
+
+    A single 200 MB line is evidence enough in its first 4,096 characters; storing it
+    whole would put all of it in the lake, and in memory whenever quarantine is read.
+
+    >>> rows = pl.DataFrame({"raw": ["a,b", "x" * 5000]})
+    >>> capped_raw(rows).select(pl.col("raw").str.len_chars(), "raw_chars").rows()
+    [(3, 3), (4096, 5000)]
+    """
+    return rows.with_columns(
+        raw=pl.col("raw").str.slice(0, MAX_RAW_CHARS),
+        raw_chars=pl.col("raw").str.len_chars().cast(pl.Int64),
+    )
+
+
 def _quarantine_rows(rows: pl.DataFrame, table: str, reason: pl.Expr) -> pl.DataFrame:
     """``rows`` in the ``quarantine`` schema; ``raw`` joins the row's values by ``,``."""
     shown = [c for c in rows.columns if c not in META_COLUMNS and not c.startswith("_")]
@@ -159,7 +176,7 @@ def _quarantine_rows(rows: pl.DataFrame, table: str, reason: pl.Expr) -> pl.Data
         reason=reason,
         raw=raw,
     )
-    return schema.conform(quarantined, "quarantine")
+    return schema.conform(capped_raw(quarantined), "quarantine")
 
 
 def empty_quarantine() -> pl.DataFrame:

@@ -103,7 +103,11 @@ def test_ingest_in_batches_stores_what_one_batch_stores(
     assert store.uncommitted_files(batched_lake) == []
 
 
-def _failing(after: int, error: Exception) -> Adapter:
+class _Killed(BaseException):
+    """Stands for the process dying mid-file: nothing in ingest handles it."""
+
+
+def _failing(after: int, error: BaseException) -> Adapter:
     """The beats CSV adapter, read as one-row batches, failing after ``after`` batches."""
 
     def batches(path: Path, context: Context) -> Iterator[Parsed]:
@@ -143,8 +147,8 @@ def test_a_crash_mid_way_leaves_invisible_batches_the_next_run_replaces(
     inbox, path = _beats_inbox(tmp_path)
     lake = tmp_path / "lake"
     with monkeypatch.context() as patched:
-        patched.setattr(adapters, "detected", lambda p: _failing(4, OSError("killed")))
-        with pytest.raises(OSError, match="killed"):
+        patched.setattr(adapters, "detected", lambda p: _failing(4, _Killed("killed")))
+        with pytest.raises(_Killed, match="killed"):
             files.ingest_file(lake, inbox, "S01", path)
     assert len(list((lake / "beats").rglob("*.parquet"))) == 4  # written, not committed
     assert store.scan_committed(lake, "beats").collect().is_empty()
@@ -153,6 +157,20 @@ def test_a_crash_mid_way_leaves_invisible_batches_the_next_run_replaces(
     assert (report.rows_in, report.rows_ok) == (6, 6)
     assert store.read_table(lake, "beats").height == 6
     assert store.uncommitted_files(lake) == []
+
+
+def test_a_read_error_mid_way_is_a_failed_file_without_batches_read_again_next_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inbox, path = _beats_inbox(tmp_path)
+    lake = tmp_path / "lake"
+    with monkeypatch.context() as patched:
+        patched.setattr(adapters, "detected", lambda p: _failing(4, OSError(5, "I/O error")))
+        report = _ingest(lake, inbox, path)
+    assert (report.status, report.detail) == ("failed", "rr.csv: could not be read (I/O error)")
+    assert store.read_table(lake, "beats").is_empty() and store.uncommitted_files(lake) == []
+    report = _ingest(lake, inbox, path)
+    assert (report.status, report.rows_ok) == ("ingested", 6)
 
 
 def test_scratch_leftovers_are_removed_by_the_next_writer(tmp_path: Path) -> None:

@@ -7,7 +7,6 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from tearsignals.errors import InputError
 from tearsignals.ingest import files
 from tearsignals.lake import store
 
@@ -85,10 +84,11 @@ def test_episode_ids_depend_on_the_subject(tmp_path: Path) -> None:
     assert ids.n_unique() == 2
 
 
-def test_invalid_subject_folder_is_an_input_error(tmp_path: Path) -> None:
-    inbox = _inbox(tmp_path, {"bad name/rr.csv": BEATS})
-    with pytest.raises(InputError, match="subject id"):
-        list(files.inbox_files(inbox))
+def test_invalid_subject_folder_is_refused_not_read(tmp_path: Path) -> None:
+    inbox = _inbox(tmp_path, {"bad name/rr.csv": BEATS, "S01/rr.csv": BEATS})
+    assert [s for s, _ in files.inbox_files(inbox)] == ["S01"]
+    (refusal,) = files.inbox_refusals(inbox)
+    assert refusal.line().startswith("bad name: not a valid subject id")
 
 
 def test_hidden_files_are_ignored_but_nested_files_are_seen(tmp_path: Path) -> None:

@@ -271,6 +271,24 @@ def sample_times(fields: pl.DataFrame, zones: LocalZones | None = None) -> pl.Da
 
 
 MAX_JSON_BYTES = 64 * 1024 * 1024
+# An integer literal longer than this is beyond every field's range (a float holds at most
+# 309 integer digits) and is read as a float (sign kept, infinite when that large), as
+# ``1e400`` is; Python refuses to convert integers of more than 4,300 digits at all.
+MAX_JSON_INT_DIGITS = 300
+
+
+def json_int(literal: str) -> int | float:
+    """An integer literal of a JSON document: exact when short, else a (maybe infinite) float.
+
+    >>> json_int("-12"), json_int("9" * 5000), json_int("-" + "9" * 5000)
+    (-12, inf, -inf)
+    """
+    return int(literal) if len(literal) <= MAX_JSON_INT_DIGITS else float(literal)
+
+
+def loads_json(text: str | bytes) -> object:
+    """``json.loads`` whose integers of any size are read (see :func:`json_int`)."""
+    return json.loads(text, parse_int=json_int)
 
 
 def load_json(path: Path) -> object:
@@ -285,7 +303,7 @@ def load_json(path: Path) -> object:
         raise input_error(path, f"JSON file larger than {MAX_JSON_BYTES} bytes")
     data = text_bytes(path)
     try:
-        return json.loads(data)
+        return loads_json(data)
     except json.JSONDecodeError as exc:
         raise input_error(path, f"invalid JSON ({exc.msg} at line {exc.lineno})") from exc
     except RecursionError as exc:

@@ -179,7 +179,7 @@ def sniff_json(head: bytes, path: Path) -> bool:
     if text is None:
         return False
     try:
-        document = json.loads(text)
+        document = tab.loads_json(text)
     except (json.JSONDecodeError, RecursionError):
         return bool(_JSON_HEAD.match(text)) and re.search(r'"start"\s*:', text) is not None
     if isinstance(document, dict):

@@ -85,6 +85,7 @@ import polars as pl
 
 from tearsignals.ingest.adapters import _tabular as tab
 from tearsignals.ingest.adapters.base import NO_CONTEXT, SNIFF_BYTES, Adapter, Context, Parsed
+from tearsignals.ingest.inbox import is_regular_file
 from tearsignals.ingest.profile import PROFILE_NAME
 from tearsignals.ingest.timeparse import (
     REASON_NO_TZ,
@@ -212,7 +213,7 @@ def sidecar_text(path: Path, suffix: str) -> str | None:
         The sidecar exists but is unreadable, not UTF-8, or empty.
     """
     sidecar = path.with_name(path.name + suffix)
-    if not sidecar.is_file():
+    if not is_regular_file(sidecar):  # a link is not followed (it is refused in the inbox)
         return None
     try:
         text = sidecar.read_bytes().removeprefix(tab.BOM).decode("utf-8")

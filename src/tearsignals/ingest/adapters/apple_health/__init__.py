@@ -92,7 +92,9 @@ are kept; the cut record of a known type is a reject ``truncated record``).
 XML safety: no XML parser is used at all, so no DTD is read, no entity is
 expanded and no external resource is fetched; only the five predefined
 entities and character references are resolved in names. A billion-laughs
-or external-entity file is just text.
+or external-entity file is just text. Comments, CDATA sections and processing
+instructions in the body are removed before either path scans it
+(:class:`.segments.MarkupFilter`): a record written inside one is not data.
 
 Modules, in the order the data passes through them
 --------------------------------------------------
