@@ -71,6 +71,11 @@ class WindowConfig(_Frozen):
     first 20 minutes after the end; ``post_0_22.5`` the first 22.5). Post bins are
     at least one, ordered by start (ties by end) and distinct.
 
+    Windows differ in length (baseline 5 min, post bins 20-40 min), and SDNN,
+    SD2 and spectral powers grow with the length of the record, so a window
+    longer than ``segment_min`` reads them as the mean over its consecutive
+    ``segment_min`` segments (``tearsignals.episodes.window_metrics``).
+
     >>> WindowConfig(post_bins_min=((0, 30), (30, 60), (60, 120))).names()[3:]
     ('during', 'post_0_30', 'post_30_60', 'post_60_120')
     """
@@ -84,6 +89,12 @@ class WindowConfig(_Frozen):
     n_controls: int = Field(3, ge=0, le=30)
     control_search_days: int = Field(14, ge=1, le=365)
     control_exclusion_h: float = Field(3.0, ge=0.0)
+    segment_min: float = Field(
+        5.0,
+        ge=0.0,
+        description="length-dependent metrics of a longer window: mean over consecutive "
+        "segments of this many minutes (Task Force 1996: 5); 0 reads the whole window",
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> WindowConfig:

@@ -17,7 +17,11 @@ from tearsignals.config import (
 )
 from tearsignals.contract import schema
 from tearsignals.episodes.shifts import SHIFT_EXCLUSIONS, episode_shifts
-from tearsignals.episodes.window_metrics import SHIFT_METRICS, episode_window_metrics
+from tearsignals.episodes.window_metrics import (
+    SEGMENT_METRICS,
+    SHIFT_METRICS,
+    episode_window_metrics,
+)
 from tearsignals.episodes.windows import OVERLAP_REASON, episode_windows_spec
 from tearsignals.hrv import time_domain
 
@@ -115,8 +119,52 @@ def test_rr_metrics_equal_time_domain_on_the_window_beats() -> None:
         assert row["reason"] is None
         assert row["n_beats"] == want["n_beats"]
         assert row["artifact_rate"] == 0.0
+        segments = segment_bounds(row["window_start_utc"], row["window_end_utc"])
+        assert row["n_segments"] == len(segments)
         for metric in time_domain.METRICS:
-            assert row[metric] == pytest.approx(want[metric], rel=1e-9), metric
+            if metric in SEGMENT_METRICS and len(segments) > 1:
+                parts = [direct_time_domain(subject_beats, a, b)[metric] for a, b in segments]
+                assert row[metric] == pytest.approx(np.mean(parts), rel=1e-9), metric
+            else:
+                assert row[metric] == pytest.approx(want[metric], rel=1e-9), metric
+
+
+def segment_bounds(start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+    """The window itself up to 5 min, else its whole 5-min segments from the start."""
+    step = timedelta(minutes=5)
+    if end - start <= step:
+        return [(start, end)]
+    return [(start + k * step, start + (k + 1) * step) for k in range((end - start) // step)]
+
+
+def test_segment_counts_follow_the_window_lengths() -> None:
+    beats = beats_frame("s1", T0, regular_rr(20000, 800.0, 4))
+    out = metrics_for(beats, episodes_frame(("s1", "e1", ONSET, END)))
+    counts = dict(zip(out["window"], out["n_segments"], strict=True))
+    # 5, 5, 4, 10, 20, 40 and 30 minutes
+    assert counts == {
+        "baseline": 1, "pre": 1, "acute": 1, "during": 2,
+        "post_0_20": 4, "post_20_60": 8, "post_60_90": 6,
+    }  # fmt: skip
+
+
+def test_a_long_window_without_a_usable_segment_has_null_length_metrics() -> None:
+    """Beats only in the first 90 s of each 5-min segment of post_0_20: no segment holds
+    120 s of NN, so SDNN, SD2 and LF/HF are null; RMSSD stays (the window is poor)."""
+    rr = regular_rr(20000, 800.0, 5)
+    beats = beats_frame("s1", T0, rr)
+    seg_start = (pl.col("t_utc") - pl.lit(END)).dt.total_seconds() % 300
+    thin = beats.filter(
+        (pl.col("t_utc") < END)
+        | (pl.col("t_utc") >= END + timedelta(minutes=20))
+        | (seg_start < 90)
+    )
+    out = metrics_for(thin, episodes_frame(("s1", "e1", ONSET, END)))
+    post = out.filter(pl.col("window") == "post_0_20").row(0, named=True)
+    assert post["n_segments"] == 0
+    assert all(post[m] is None for m in ("sdnn_ms", "sd2_ms", "lf_ms2", "hf_ms2", "ln_hf"))
+    assert post["rmssd_ms"] is not None
+    assert post["quality"] == "poor"
 
 
 def test_rmssd_matches_an_independent_numpy_oracle() -> None:
