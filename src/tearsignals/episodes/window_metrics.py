@@ -68,6 +68,9 @@ Decisions:
   of a window's segment metrics rest on the same segments; ``n_segments``
   says how many (1 for a window read whole, 0 leaves them null). Metrics that
   do not grow with length (mean HR, RMSSD, pNN50, SD1) use the whole window.
+- **RR-normalised RMSSD**: ``rmssd_over_nn_pct = 100 * rmssd_ms / mean NN``
+  (``hrv.time_domain``), beside RMSSD: a faster heart alone lowers RMSSD, so
+  its shift is read together with this one and with ``mean_hr_bpm``'s.
 - **Shift metrics** (``SHIFT_METRICS``): the time-domain metrics plus
   ``lf_ms2``, ``hf_ms2``, ``ln_hf``, ``lf_hf`` and ``resp_rate_bpm``. ``ln_hf = ln(hf_ms2)`` is
   stored because HF power is strongly right-skewed between and within people;

@@ -137,6 +137,26 @@ def segment_bounds(start: datetime, end: datetime) -> list[tuple[datetime, datet
     return [(start + k * step, start + (k + 1) * step) for k in range((end - start) // step)]
 
 
+def test_a_faster_heart_alone_moves_rmssd_but_not_its_rr_normalised_form() -> None:
+    """After the episode every interval is 0.8 of the same recording's (rate +25 %, each
+    interval modulated alike): the RMSSD shift drops by ~20 % of the post value, the
+    shift of RMSSD / mean NN stays."""
+    rr = regular_rr(20000, 800.0, 6)
+    t_us = int(T0.timestamp() * 1e6) + np.round(np.cumsum(rr) * 1000).astype(np.int64)
+    scaled = np.where(t_us >= int(END.timestamp() * 1e6), 0.8 * rr, rr)
+    episode = episodes_frame(("s1", "e1", ONSET, END))
+
+    def post_shifts(series: np.ndarray) -> dict[str, float]:
+        out = metrics_for(beats_frame("s1", T0, series), episode)
+        shifts = episode_shifts(out, NAMES, "h").filter(pl.col("window") == "post_20_60")
+        return dict(zip(shifts["metric"], shifts["shift"], strict=True))
+
+    same, faster = post_shifts(rr), post_shifts(scaled)
+    assert faster["mean_hr_bpm"] - same["mean_hr_bpm"] > 15
+    assert faster["rmssd_ms"] - same["rmssd_ms"] < -2  # RMSSD here ~13 ms
+    assert faster["rmssd_over_nn_pct"] == pytest.approx(same["rmssd_over_nn_pct"], abs=0.05)
+
+
 def test_segment_counts_follow_the_window_lengths() -> None:
     beats = beats_frame("s1", T0, regular_rr(20000, 800.0, 4))
     out = metrics_for(beats, episodes_frame(("s1", "e1", ONSET, END)))
