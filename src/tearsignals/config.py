@@ -59,6 +59,7 @@ class WindowSpan(NamedTuple):
     start_min: float
     end_anchor: Literal["onset", "end"]
     end_min: float
+    within_episode: bool = False  # ends at the episode end at the latest (acute)
 
 
 class WindowConfig(_Frozen):
@@ -66,7 +67,8 @@ class WindowConfig(_Frozen):
     onset, end-locked post bins relative to its end (DESIGN.md, analysis definitions).
 
     :meth:`spans` is the one list of the analysis windows, in order: ``baseline``,
-    ``pre``, ``acute``, ``during`` (onset to end), then one window per post bin,
+    ``pre``, ``acute`` (cut at the episode end when the episode is shorter),
+    ``during`` (onset to end), then one window per post bin,
     named after its bounds by :func:`post_window_name` (``post_0_20`` spans the
     first 20 minutes after the end; ``post_0_22.5`` the first 22.5). Post bins are
     at least one, ordered by start (ties by end) and distinct.
@@ -113,7 +115,7 @@ class WindowConfig(_Frozen):
         onset_locked = {"baseline": self.baseline_min, "pre": self.pre_min, "acute": self.acute_min}
         return (
             *(
-                WindowSpan(name, "onset", lo, "onset", hi)
+                WindowSpan(name, "onset", lo, "onset", hi, within_episode=name == "acute")
                 for name, (lo, hi) in onset_locked.items()
             ),
             WindowSpan("during", "onset", 0.0, "end", 0.0),

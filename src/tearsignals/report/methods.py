@@ -134,8 +134,10 @@ def estimand_text(cfg: AnalysisConfig) -> str:
         f"episode's baseline, minus the mean of the same shift on up to {w.n_controls} matched "
         "control days (the same local clock time on the nearest other days within "
         f"{w.control_search_days} days, with no logged episode within "
-        f"{w.control_exclusion_h:g} h and data in every clock hour its onset-locked windows "
-        "touch). The raw shift "
+        f"{w.control_exclusion_h:g} h), chosen per window: the nearest days with data in "
+        "that window and its baseline, so every window's adjusted shift rests on days "
+        "measured in that window (n_controls per window and metric). The acute window ends "
+        "at the episode end when the episode is shorter. The raw shift "
         "(without controls) is stored as a descriptive column only."
     )
 

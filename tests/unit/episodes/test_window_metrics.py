@@ -577,6 +577,31 @@ def test_shift_arithmetic_with_controls() -> None:
     assert sdnn["adjusted_shift"] is None
 
 
+def test_each_window_takes_the_nearest_controls_with_data_in_it() -> None:
+    """Three control days, two used per window: day -1 has no data in post_0_20, so
+    post_0_20 takes +1 and -2 while pre takes -1 and +1; n_controls counts them."""
+    rows = [
+        window_row("episode", 0, "baseline", hr=70.0, rmssd=40.0),
+        window_row("episode", 0, "pre", hr=75.0, rmssd=30.0),
+        window_row("episode", 0, "post_0_20", hr=72.0, rmssd=45.0),
+    ]
+    for day, pre_hr, post_hr in ((-1, 71.0, None), (1, 72.0, 74.0), (-2, 90.0, 76.0)):
+        rows += [
+            window_row("control", day, "baseline", hr=70.0, rmssd=40.0),
+            window_row("control", day, "pre", hr=pre_hr, rmssd=40.0),
+            window_row("control", day, "post_0_20", hr=post_hr, rmssd=40.0)
+            if post_hr is not None
+            else window_row("control", day, "post_0_20", hr=None, rmssd=None, quality="none"),
+        ]
+    out = episode_shifts(windows_frame(rows), NAMES, "h", max_controls=2)
+    pre, post = shift_row(out, "pre", "mean_hr_bpm"), shift_row(out, "post_0_20", "mean_hr_bpm")
+    assert (pre["n_controls"], pre["control_shift_mean"]) == (2, pytest.approx(1.5))  # -1, +1
+    assert (post["n_controls"], post["control_shift_mean"]) == (2, pytest.approx(5.0))  # +1, -2
+    assert post["adjusted_shift"] == pytest.approx(2.0 - 5.0)
+    every = episode_shifts(windows_frame(rows), NAMES, "h")
+    assert shift_row(every, "pre", "mean_hr_bpm")["n_controls"] == 3
+
+
 def test_shift_exclusions_name_the_cause() -> None:
     w = windows_frame(
         [
