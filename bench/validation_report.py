@@ -24,12 +24,13 @@ from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 
 from bench import inference_validation
 from tearsignals.beats import detect
 from tearsignals.beats.cleaning import clean_series
 from tearsignals.beats.correction import NORMAL, classify_beats
-from tearsignals.config import AnalysisConfig, CleaningConfig, FrequencyConfig
+from tearsignals.config import AnalysisConfig, CleaningConfig, FrequencyConfig, WindowConfig
 from tests.support import artifact_references as ref_art
 from tests.support import beat_references as ref_beats
 from tests.support import hrv_references as ref_hrv
@@ -655,7 +656,7 @@ def _tone_rows() -> list[list[str]]:
     )
     rows = []
     for name, freq, mean_rr_ms in recipes:
-        cfg = AnalysisConfig(frequency=freq)
+        cfg = AnalysisConfig(windows=WindowConfig(segment_min=0.0), frequency=freq)
         for where, (lf_hz, hf_hz) in ps.TONES_HZ.items():
             powers = [ps.tone_powers(m, lf_hz, hf_hz, cfg, mean_rr_ms) for m in ps.TONE_LENGTHS_MIN]
             cells = [f"{lf:.1f} / {hf:.1f}" for lf, hf in powers]
@@ -664,6 +665,44 @@ def _tone_rows() -> list[list[str]]:
             )
             rows.append([name, where, *cells, f"{100 * worst:.1f} %"])
     return rows
+
+
+DRIFT_WINDOWS = ("pre", "during", "post_0_20", "post_20_60", "post_60_90")
+DRIFT_METRICS = ("sdnn_ms", "sd2_ms", "rmssd_ms")
+
+
+def _drift_rows() -> list[list[str]]:
+    """Mean null-drift shift per metric and window, read over 5-min segments and whole."""
+    rows = []
+    for segment_min, how in ((5.0, "5-min segments (default)"), (0.0, "whole window")):
+        shifts = pl.concat(ps.drift_shifts(seed, segment_min) for seed in ps.DRIFT_SEEDS)
+        means = shifts.group_by("metric", "window").agg(pl.col("shift").mean())
+        for metric in DRIFT_METRICS:
+            chosen = means.filter(pl.col("metric") == metric)
+            by_window = dict(zip(chosen["window"], chosen["shift"], strict=True))
+            rows.append([how, metric, *(f"{by_window[w]:+.2f}" for w in DRIFT_WINDOWS)])
+    return rows
+
+
+def _drift_section() -> list[str]:
+    return [
+        "### Equal-length segments: a null recording with a slow drift (test_window_lengths.py)",
+        "",
+        f"RR = {ps.DRIFT_MEAN_RR_MS:g} ms plus AR(1) noise (SD {ps.DRIFT_NOISE_SD_MS:g} ms, "
+        f"lag-1 correlation {ps.DRIFT_NOISE_PHI:g}) plus a drift of {ps.DRIFT_AMPLITUDE_MS:g} "
+        f"ms amplitude and {ps.DRIFT_PERIOD_MIN:g}-min period (random phase), no effect, "
+        f"around a {ps.DRIFT_EPISODE_MIN:g}-min episode; mean shift (ms) from the 5-min "
+        f"baseline over {len(ps.DRIFT_SEEDS)} recordings. Read whole, the 20-40-min windows' "
+        "SDNN and SD2 take in the drift's variance and rise by several ms; read as the mean "
+        "over consecutive 5-min segments (`WindowConfig.segment_min`, Task Force 1996) they "
+        "stay at the level of the 5-min `pre` window (whose shift is the baseline's sampling "
+        "noise, shared by every window of a recording). RMSSD does not grow with length and "
+        "is read whole either way. Test: |segmented SDNN shift in post_20_60| < 2 ms, whole "
+        "> 5 ms.",
+        "",
+        *_table(("read over", "metric", *DRIFT_WINDOWS), _drift_rows()),
+        "",
+    ]
 
 
 def planted_section() -> list[str]:
@@ -677,6 +716,9 @@ def planted_section() -> list[str]:
         "",
         "### Pure tones at every window length (test_window_lengths.py, tolerance 2 %)",
         "",
+        "Each window is read whole here (`segment_min = 0`), so the spectrum spans its full "
+        "length; with the default 5-min segments every length reads the 5-min values.",
+        "",
         f"RR = {ps.TONE_MEAN_RR_MS:g} ms (unless stated) plus an LF tone of "
         f"{ps.LF_TONE_MS2:g} ms² and an HF tone of {ps.HF_TONE_MS2:g} ms² (a sinusoid of "
         "amplitude A has variance A²/2), at 100/1024 and 256/1024 Hz (on the toolbox's grid) "
@@ -688,6 +730,7 @@ def planted_section() -> list[str]:
         "bpm) at every length alike.",
         "",
         *_table(("recipe", "tone frequencies", *lengths, "worst error"), _tone_rows()),
+        *_drift_section(),
     ]
 
 

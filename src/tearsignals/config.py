@@ -59,6 +59,7 @@ class WindowSpan(NamedTuple):
     start_min: float
     end_anchor: Literal["onset", "end"]
     end_min: float
+    within_episode: bool = False  # ends at the episode end at the latest (acute)
 
 
 class WindowConfig(_Frozen):
@@ -66,10 +67,16 @@ class WindowConfig(_Frozen):
     onset, end-locked post bins relative to its end (DESIGN.md, analysis definitions).
 
     :meth:`spans` is the one list of the analysis windows, in order: ``baseline``,
-    ``pre``, ``acute``, ``during`` (onset to end), then one window per post bin,
+    ``pre``, ``acute`` (cut at the episode end when the episode is shorter),
+    ``during`` (onset to end), then one window per post bin,
     named after its bounds by :func:`post_window_name` (``post_0_20`` spans the
     first 20 minutes after the end; ``post_0_22.5`` the first 22.5). Post bins are
     at least one, ordered by start (ties by end) and distinct.
+
+    Windows differ in length (baseline 5 min, post bins 20-40 min), and SDNN,
+    SD2 and spectral powers grow with the length of the record, so a window
+    longer than ``segment_min`` reads them as the mean over its consecutive
+    ``segment_min`` segments (``tearsignals.episodes.window_metrics``).
 
     >>> WindowConfig(post_bins_min=((0, 30), (30, 60), (60, 120))).names()[3:]
     ('during', 'post_0_30', 'post_30_60', 'post_60_120')
@@ -84,6 +91,12 @@ class WindowConfig(_Frozen):
     n_controls: int = Field(3, ge=0, le=30)
     control_search_days: int = Field(14, ge=1, le=365)
     control_exclusion_h: float = Field(3.0, ge=0.0)
+    segment_min: float = Field(
+        5.0,
+        ge=0.0,
+        description="length-dependent metrics of a longer window: mean over consecutive "
+        "segments of this many minutes (Task Force 1996: 5); 0 reads the whole window",
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> WindowConfig:
@@ -102,7 +115,7 @@ class WindowConfig(_Frozen):
         onset_locked = {"baseline": self.baseline_min, "pre": self.pre_min, "acute": self.acute_min}
         return (
             *(
-                WindowSpan(name, "onset", lo, "onset", hi)
+                WindowSpan(name, "onset", lo, "onset", hi, within_episode=name == "acute")
                 for name, (lo, hi) in onset_locked.items()
             ),
             WindowSpan("during", "onset", 0.0, "end", 0.0),

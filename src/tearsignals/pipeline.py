@@ -109,7 +109,9 @@ def analyze_subject(lake: Path, subject_id: str, cfg: AnalysisConfig) -> dict[st
     all_episodes, beats, heart_rate = _subject_inputs(lake, subject_id)
     spec = episode_spec(all_episodes, windows.data_hours(beats, heart_rate), cfg)
     window_rows = window_metrics.episode_window_metrics(beats, heart_rate, spec, cfg, params)
-    shift_rows = shifts.episode_shifts(window_rows, cfg.windows.names(), params)
+    shift_rows = shifts.episode_shifts(
+        window_rows, cfg.windows.names(), params, max_controls=cfg.windows.n_controls
+    )
     summary = summaries.subject_summary(shift_rows, cfg, params)
     course = timecourse.episode_timecourse(beats, heart_rate, window_rows, cfg, params)
     outputs = {
@@ -156,7 +158,7 @@ def subject_variant_shifts(
     spec = episode_spec(episodes, windows.data_hours(beats, heart_rate), chosen, names)
     near = sensitivity.beats_near_windows(beats, spec, SENSITIVITY_MARGIN_MIN)
     rows = window_metrics.episode_window_metrics(near, heart_rate, spec, chosen, "")
-    return shifts.episode_shifts(rows, names, "")
+    return shifts.episode_shifts(rows, names, "", max_controls=chosen.windows.n_controls)
 
 
 def sensitivity_runs(lake: Path, cfg: AnalysisConfig) -> pl.DataFrame:

@@ -8,7 +8,7 @@ import polars as pl
 
 from tearsignals.contract import schema
 from tearsignals.episodes.window_metrics import SHIFT_METRICS
-from tearsignals.episodes.windows import OVERLAP_REASON, SPEC_KEY
+from tearsignals.episodes.windows import OVERLAP_REASON, SPEC_KEY, nearest_controls
 
 SHIFT_EXCLUSIONS = (
     "another episode within window",
@@ -86,13 +86,18 @@ def shifts_vs_baseline(windows: pl.DataFrame) -> pl.DataFrame:
 
 
 def episode_shifts(
-    windows: pl.DataFrame, window_names: Sequence[str], params_hash: str
+    windows: pl.DataFrame,
+    window_names: Sequence[str],
+    params_hash: str,
+    max_controls: int | None = None,
 ) -> pl.DataFrame:
     """The ``episode_shifts`` table from an ``episode_windows`` frame.
 
     For every episode, non-baseline window and metric in ``SHIFT_METRICS``: the
     shift from the episode's own baseline, the mean of the same shift over the
-    usable control days (each against that day's baseline), and
+    control days with a usable shift *in that window* (each against that day's
+    baseline; the nearest ``max_controls`` of them, all when None; a day without
+    data in the window adds nothing and is not counted in ``n_controls``), and
     ``adjusted_shift = shift - control_shift_mean`` (null without a control).
     A shift is null when either window is ``none``/``poor`` or a value is
     null; ``excluded_reason`` names the first cause (``SHIFT_EXCLUSIONS``).
@@ -100,8 +105,9 @@ def episode_shifts(
     """
     pairs = shifts_vs_baseline(windows)
     key = ["subject_id", "episode_id", "window", "metric"]
+    k = pairs.height if max_controls is None else max_controls
     controls = (
-        pairs.filter(pl.col("role") == "control")
+        nearest_controls(pairs, key, "shift", k)
         .group_by(key)
         .agg(
             n_controls=pl.col("shift").count().cast(pl.Int64),

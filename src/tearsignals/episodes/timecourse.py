@@ -35,8 +35,10 @@ Decisions:
   ``episode_windows``: their ``during`` window gives the control's onset and
   end, their baseline its reference), each bin's change computed the same
   way; ``adjusted_hr_change_bpm`` / ``adjusted_ln_rmssd_change`` = the
-  episode's change minus the mean change of the control days whose bin is
-  usable (``n_controls_hr`` / ``n_controls_ln_rmssd`` of them; null without one).
+  episode's change minus the mean change of the nearest ``n_controls``
+  control days whose bin is usable (``n_controls_hr`` /
+  ``n_controls_ln_rmssd`` of them; null without one), as the shifts do per
+  window.
 - **Cohort average and CI.** Each subject's mean over its usable episodes
   per bin, then the mean of subject means (subjects weigh equally); the 95%
   t-interval over subject means (df = subjects - 1; null with fewer than two
@@ -51,7 +53,7 @@ import polars as pl
 from tearsignals.config import AnalysisConfig, TimecourseConfig, WindowConfig
 from tearsignals.contract import schema
 from tearsignals.episodes import window_metrics
-from tearsignals.episodes.windows import OVERLAP_REASON, overlapping_keys
+from tearsignals.episodes.windows import OVERLAP_REASON, nearest_controls, overlapping_keys
 from tearsignals.timebase import minutes_us
 
 ANCHORS = ("onset", "end")
@@ -175,26 +177,30 @@ def _values() -> list[pl.Expr]:
     ]
 
 
-def control_adjusted(rows: pl.DataFrame) -> pl.DataFrame:
+def control_adjusted(rows: pl.DataFrame, max_controls: int) -> pl.DataFrame:
     """The episode rows of ``rows`` (every bin of episodes and control days) with each
-    change's control-adjusted value and the number of control days behind it."""
+    change's control-adjusted value and the number of control days behind it: per bin
+    and change, the nearest ``max_controls`` days whose change is usable."""
     key = ["subject_id", "episode_id", "anchor", "bin_start_min"]
-    controls = (
-        rows.filter(pl.col("role") == "control")
-        .group_by(key)
-        .agg(
-            *(pl.col(c).mean().alias(f"control_{c}") for c in _ADJUSTED),
-            *(pl.col(c).count().cast(pl.Int64).alias(n) for c, (_, n) in _ADJUSTED.items()),
+    out = rows.filter(pl.col("role") == "episode")
+    for change, (adjusted, count) in _ADJUSTED.items():
+        controls = (
+            nearest_controls(rows, key, change, max_controls)
+            .group_by(key)
+            .agg(
+                pl.col(change).mean().alias(f"control_{change}"),
+                pl.col(change).count().cast(pl.Int64).alias(count),
+            )
         )
-    )
-    return (
-        rows.filter(pl.col("role") == "episode")
-        .join(controls, on=key, how="left", maintain_order="left")
-        .with_columns(
-            *((pl.col(c) - pl.col(f"control_{c}")).alias(a) for c, (a, _) in _ADJUSTED.items()),
-            *(pl.col(n).fill_null(0) for _, n in _ADJUSTED.values()),
+        out = (
+            out.join(controls, on=key, how="left", maintain_order="left")
+            .with_columns(
+                (pl.col(change) - pl.col(f"control_{change}")).alias(adjusted),
+                pl.col(count).fill_null(0),
+            )
+            .drop(f"control_{change}")
         )
-    )
+    return out
 
 
 def episode_timecourse(
@@ -248,4 +254,4 @@ def episode_timecourse(
             params_hash=pl.lit(params_hash),
         )
     )
-    return schema.conform(control_adjusted(rows), "episode_timecourse")
+    return schema.conform(control_adjusted(rows, cfg.windows.n_controls), "episode_timecourse")

@@ -55,6 +55,22 @@ Decisions:
   ``resp_rate_bpm`` (the HF-band peak of the same spectrum x 60, same
   gating) is the breathing rate: its shift is both a result and an optional
   covariate of the cohort model (``StatsConfig.covariates``).
+- **Equal-length segments** (``WindowConfig.segment_min``, 5 min): SDNN, SD2
+  and spectral power grow with the length of the record (slow drifts add
+  variance), and the windows compared differ (baseline 5 min, post bins 20-40
+  min), so a null cohort would show SDNN "rising" after crying. A window
+  longer than one segment reads ``SEGMENT_METRICS`` (``sdnn_ms``, ``sd2_ms``,
+  ``lf_ms2``, ``hf_ms2``, ``lf_hf``, ``resp_rate_bpm``; ``ln_hf`` follows
+  ``hf_ms2``) as the mean over its consecutive segments from the window start
+  (the Task Force 1996 SDNN index; a remainder shorter than a segment is not
+  used), ``lf_hf`` as mean LF over mean HF. A segment counts when it holds
+  ``FrequencyConfig.min_clean_s`` of NN intervals (the spectrum's gate), so all
+  of a window's segment metrics rest on the same segments; ``n_segments``
+  says how many (1 for a window read whole, 0 leaves them null). Metrics that
+  do not grow with length (mean HR, RMSSD, pNN50, SD1) use the whole window.
+- **RR-normalised RMSSD**: ``rmssd_over_nn_pct = 100 * rmssd_ms / mean NN``
+  (``hrv.time_domain``), beside RMSSD: a faster heart alone lowers RMSSD, so
+  its shift is read together with this one and with ``mean_hr_bpm``'s.
 - **Shift metrics** (``SHIFT_METRICS``): the time-domain metrics plus
   ``lf_ms2``, ``hf_ms2``, ``ln_hf``, ``lf_hf`` and ``resp_rate_bpm``. ``ln_hf = ln(hf_ms2)`` is
   stored because HF power is strongly right-skewed between and within people;
@@ -73,7 +89,7 @@ from collections.abc import Iterator
 import numpy as np
 import polars as pl
 
-from tearsignals.arrays import FloatArray, IntArray
+from tearsignals.arrays import BoolArray, FloatArray, IntArray
 from tearsignals.beats import cleaning, correction
 from tearsignals.beats.cleaning import (
     CleanedBeats,
@@ -89,9 +105,10 @@ from tearsignals.config import (
 )
 from tearsignals.contract import schema
 from tearsignals.hrv import frequency_domain, time_domain
-from tearsignals.timebase import epoch_us
+from tearsignals.timebase import epoch_us, minutes_us
 
 _FREQ_METRICS = ("lf_ms2", "hf_ms2", "lf_hf", "resp_rate_bpm")
+SEGMENT_METRICS = ("sdnn_ms", "sd2_ms", *_FREQ_METRICS)
 SHIFT_METRICS = (*time_domain.METRICS, "lf_ms2", "hf_ms2", "ln_hf", "lf_hf", "resp_rate_bpm")
 LEDGER_COUNTS = {
     "n_ectopic": correction.ECTOPIC,
@@ -152,17 +169,106 @@ def _windowed_subset(lo: IntArray, hi: IntArray, n: int) -> tuple[IntArray, IntA
 
 
 def _cleaned_metrics(
-    clean: CleanedBeats, spec: pl.DataFrame, freq: FrequencyConfig
+    clean: CleanedBeats,
+    spec: pl.DataFrame,
+    freq: FrequencyConfig,
+    spectral: BoolArray | None = None,
 ) -> dict[str, FloatArray]:
-    """Time- and frequency-domain metrics of every spec row over the cleaned series."""
+    """Time- and frequency-domain metrics of every spec row over the cleaned series
+    (spectra only of the rows where ``spectral`` is true; NaN elsewhere)."""
     lo_c, hi_c = window_index(spec, clean.t_us, clean.slices)
     keep, lo, hi = _windowed_subset(lo_c, hi_c, clean.rr_ms.size)
     rr, nn_ok = clean.rr_ms[keep], clean.nn_ok[keep]
     metrics = time_domain.time_domain(rr, nn_ok, clean.pair_ok[keep], lo, hi)
     t_us = clean.t_us[keep]
     t_ms = (t_us - (t_us[0] if keep.size else 0)) / 1000.0
-    spectral = frequency_domain.frequency_domain(t_ms, rr, nn_ok, lo, hi, freq)
-    metrics.update({name: spectral[name] for name in _FREQ_METRICS})
+    hi_f = hi if spectral is None else np.where(spectral, hi, lo)
+    spectrum = frequency_domain.frequency_domain(t_ms, rr, nn_ok, lo, hi_f, freq)
+    metrics.update({name: spectrum[name] for name in _FREQ_METRICS})
+    return metrics
+
+
+def segment_spec(spec: pl.DataFrame, segment_us: int) -> tuple[pl.DataFrame, IntArray]:
+    """Consecutive ``segment_us`` segments, from its start, of every spec row longer than one.
+
+    Returns the segments (``subject_id, window_start_utc, window_end_utc``) and
+    the spec row each belongs to; a remainder shorter than a segment is left out.
+
+    Examples
+    --------
+    >>> from datetime import UTC, datetime
+    >>> t = [datetime(2024, 1, 1, 12, tzinfo=UTC), datetime(2024, 1, 1, 12, 12, tzinfo=UTC)]
+    >>> spec = pl.DataFrame({"subject_id": ["s", "s"], "window_start_utc": [t[0], t[0]],
+    ...                      "window_end_utc": [t[0], t[1]]})
+    >>> segments, parent = segment_spec(spec, 300_000_000)
+    >>> parent.tolist(), segments["window_end_utc"].dt.minute().to_list()
+    ([1, 1], [5, 10])
+    """
+    start, end = _spec_bounds_us(spec)
+    count = np.where(end - start > segment_us, (end - start) // max(segment_us, 1), 0)
+    parent = np.repeat(np.arange(spec.height, dtype=np.int64), count)
+    first = np.repeat(np.cumsum(count) - count, count)
+    seg_start = start[parent] + (np.arange(parent.size) - first) * segment_us
+
+    def utc(us: IntArray) -> pl.Series:
+        return pl.Series(us, dtype=pl.Int64).cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+
+    segments = pl.DataFrame(
+        {
+            "subject_id": spec["subject_id"].gather(parent),
+            "window_start_utc": utc(seg_start),
+            "window_end_utc": utc(seg_start + segment_us),
+        }
+    )
+    return segments, parent
+
+
+def _mean_by(parent: IntArray, values: FloatArray, usable: BoolArray, n: int) -> FloatArray:
+    """Mean of the finite ``values`` of usable segments per parent row (NaN without one)."""
+    ok = usable & np.isfinite(values)
+    total = np.bincount(parent[ok], weights=values[ok], minlength=n)
+    count = np.bincount(parent[ok], minlength=n).astype(np.float64)
+    return np.divide(total, count, out=np.full(n, np.nan), where=count > 0)
+
+
+def segment_means(
+    clean: CleanedBeats, spec: pl.DataFrame, freq: FrequencyConfig, segment_us: int
+) -> tuple[dict[str, FloatArray], FloatArray]:
+    """``SEGMENT_METRICS`` of every spec row longer than one segment as the mean over its
+    usable segments (see the module notes), and how many segments were usable.
+
+    A segment is usable when its spectrum is defined (``freq.min_clean_s`` of NN
+    intervals), so every segment metric of a window rests on the same segments.
+    ``lf_hf`` is mean LF over mean HF (the ratio of the averaged spectrum).
+    Rows not longer than a segment get NaN and a count of 0.
+    """
+    segments, parent = segment_spec(spec, segment_us)
+    seg = _cleaned_metrics(clean, segments, freq)
+    usable = np.isfinite(seg["lf_ms2"]) & np.isfinite(seg["sdnn_ms"])
+    n = spec.height
+    means = {m: _mean_by(parent, seg[m], usable, n) for m in SEGMENT_METRICS if m != "lf_hf"}
+    lf_hf = np.full(n, np.nan)
+    np.divide(means["lf_ms2"], means["hf_ms2"], out=lf_hf, where=means["hf_ms2"] > 0)
+    means["lf_hf"] = lf_hf
+    return means, np.bincount(parent[usable], minlength=n).astype(np.float64)
+
+
+def _with_segments(
+    clean: CleanedBeats, spec: pl.DataFrame, freq: FrequencyConfig, segment_min: float
+) -> dict[str, FloatArray]:
+    """:func:`_cleaned_metrics`, with ``SEGMENT_METRICS`` of windows longer than
+    ``segment_min`` (when > 0) from :func:`segment_means`, and ``n_segments``
+    (1 for a window read whole)."""
+    segment_us = minutes_us(segment_min)
+    start, end = _spec_bounds_us(spec)
+    long = (end - start > segment_us) if segment_us > 0 else np.zeros(spec.height, dtype=bool)
+    metrics = _cleaned_metrics(clean, spec, freq, spectral=~long)
+    metrics["n_segments"] = np.ones(spec.height)
+    if long.any():
+        means, n_segments = segment_means(clean, spec, freq, segment_us)
+        for name in SEGMENT_METRICS:
+            metrics[name] = np.where(long, means[name], metrics[name])
+        metrics["n_segments"] = np.where(long, n_segments, 1.0)
     return metrics
 
 
@@ -218,10 +324,12 @@ def rr_window_stats(
     spec: pl.DataFrame,
     cfg: CleaningConfig,
     freq: FrequencyConfig,
+    segment_min: float = 0.0,
 ) -> pl.DataFrame:
     """Per spec row: metrics of the cleaned series (one ``time_domain`` call, and
     ``lf_ms2``, ``hf_ms2``, ``lf_hf``, ``resp_rate_bpm`` by ``frequency_domain``; NaN
-    where undefined),
+    where undefined; ``SEGMENT_METRICS`` of rows longer than ``segment_min`` > 0 as
+    segment means, with ``n_segments``),
     ``n_beats`` recorded, the artifact ledger and ``covered_ms`` of the span."""
     ordered = sorted_unique_beats(beats, spec["subject_id"].unique())
     t_us = ordered["t_us"].to_numpy()
@@ -229,7 +337,7 @@ def rr_window_stats(
     slices = subject_slices(ordered["subject_id"])
     clean = cleaned_beats(t_us, rr, slices, cfg)
     lo, hi = window_index(spec, t_us, slices)
-    metrics = _cleaned_metrics(clean, spec, freq)
+    metrics = _with_segments(clean, spec, freq, segment_min)
     metrics.update(beat_ledger(clean, lo, hi))
     stops = {s: part.stop for s, part in slices.items()}
     stop = spec["subject_id"].replace_strict(stops, default=0, return_dtype=pl.Int64).to_numpy()
@@ -237,9 +345,10 @@ def rr_window_stats(
     metrics["covered_ms"] = covered_ms(t_us, countable, (lo, hi, stop), *_spec_bounds_us(spec))
     metrics["n_beats"] = (hi - lo).astype(np.float64)
     names = ("n_beats", "n_nn", "n_pairs", "sum_rr_ms", *time_domain.METRICS, *_FREQ_METRICS)
-    columns = {name: metrics[name] for name in (*names, "n_flagged", *LEDGER_COUNTS, "covered_ms")}
+    extra = ("n_flagged", *LEDGER_COUNTS, "covered_ms", "n_segments")
+    columns = {name: metrics[name] for name in (*names, *extra)}
     return pl.DataFrame(columns).with_columns(
-        pl.col("n_beats", "n_nn", "n_pairs", "n_flagged").cast(pl.Int64)
+        pl.col("n_beats", "n_nn", "n_pairs", "n_flagged", "n_segments").cast(pl.Int64)
     )
 
 
@@ -313,7 +422,7 @@ def _grade(q: QualityConfig) -> pl.Expr:
     return pl.when(flagged).then(pl.lit("poor")).otherwise(quality).alias("quality")
 
 
-def _reason(q: QualityConfig, f: FrequencyConfig) -> pl.Expr:
+def _reason(q: QualityConfig, f: FrequencyConfig, segment_min: float) -> pl.Expr:
     """Why a window is below good or has null metrics; null when nothing to say."""
     rr = pl.col("basis") == "rr"
     parts = [
@@ -354,8 +463,16 @@ def _reason(q: QualityConfig, f: FrequencyConfig) -> pl.Expr:
     joined = pl.concat_str(parts, separator="; ", ignore_nulls=True)
     # Said only when nothing else explains the window, to keep reasons short.
     no_lf = rr & (pl.col("n_nn") > 0) & pl.col("lf_ms2").is_nan()
+    no_segment = pl.col("n_segments") == 0
     return (
-        pl.when((joined == "") & no_lf)
+        pl.when((joined == "") & no_lf & no_segment)
+        .then(
+            pl.lit(
+                f"no {segment_min:g}-min segment with {f.min_clean_s:g} s clean RR: "
+                "no SDNN, SD2, LF/HF"
+            )
+        )
+        .when((joined == "") & no_lf)
         .then(pl.lit(f"under {f.min_clean_s:g} s clean RR: no LF/HF"))
         .when(joined == "")
         .then(pl.lit(None, pl.String))
@@ -382,7 +499,8 @@ def _metric_columns() -> list[pl.Expr]:
     freq = [pl.when(rr).then(pl.col(m).fill_nan(None)).alias(m) for m in _FREQ_METRICS]
     hf = pl.when(rr).then(pl.col("hf_ms2").fill_nan(None))
     ln_hf = pl.when(hf > 0).then(hf.log()).alias("ln_hf")
-    return [mean_hr, *hrv_only, *freq, ln_hf]
+    n_segments = pl.when(rr).then(pl.col("n_segments")).alias("n_segments")
+    return [mean_hr, *hrv_only, *freq, ln_hf, n_segments]
 
 
 def _ledger_columns(cleaning: str) -> list[pl.Expr]:
@@ -433,14 +551,16 @@ def episode_window_metrics(
     """
     if "flag_reason" not in spec.columns:
         spec = spec.with_columns(flag_reason=pl.lit(None, pl.String))
-    rr_stats = rr_window_stats(beats, spec, cfg.cleaning, cfg.frequency)
+    rr_stats = rr_window_stats(
+        beats, spec, cfg.cleaning, cfg.frequency, segment_min=cfg.windows.segment_min
+    )
     stats = pl.concat([spec, rr_stats, hr_window_stats(heart_rate, spec)], how="horizontal")
     with_basis = stats.with_columns(basis_and_coverage()).with_columns(
         _ledger_columns(cleaning.cleaning_description(cfg.cleaning))
     )
     rows = with_basis.with_columns(
         _grade(cfg.quality),
-        _reason(cfg.quality, cfg.frequency),
+        _reason(cfg.quality, cfg.frequency, cfg.windows.segment_min),
         *_metric_columns(),
         n_beats=pl.when(pl.col("basis") == "minute_hr").then("n_hr").otherwise("n_beats"),
         params_hash=pl.lit(params_hash),

@@ -25,10 +25,21 @@ double-counted"):
   switches; the control end keeps the episode's duration, so every control
   window has the duration of its episode window. A day is used when no
   episode of the subject lies within ``control_exclusion_h`` of the control's
-  whole span, and - when ``data_hours`` is given - every clock hour touched by
-  the control's onset-locked windows (baseline, pre, acute) holds data. A
+  whole span. Usability is per compared window: with ``data_hours``, a day
+  serves a window when every clock hour touched by its baseline and by that
+  window holds data (a shift needs both), so a day with data before the
+  episode's clock time but none after it never stands in for the post
+  windows. Each compared window gets its ``n_controls`` nearest usable days;
+  a day chosen for any window is in the spec with all its windows, and
+  ``tearsignals.episodes.shifts`` keeps per window (and metric) the nearest
+  ``n_controls`` days whose shift is usable (:func:`nearest_controls`), so
+  ``n_controls`` there counts the days behind that window's adjusted shift. A
   local onset that does not exist on the control day (inside a spring-forward
   gap) skips that day; an ambiguous one takes the earlier instant.
+- **Acute stays inside the episode.** ``acute`` ends at ``min(onset +
+  acute end, episode end)``: in an episode shorter than 4 min it would
+  otherwise read recovery as crying. Control days keep the episode's duration,
+  so their ``acute`` is cut alike.
 
 Examples
 --------
@@ -73,10 +84,18 @@ SPEC_COLUMNS = (
 def window_definitions(cfg: WindowConfig) -> pl.DataFrame:
     """One row per window of :meth:`WindowConfig.spans`, in order: each bound's anchor and offset.
 
-    Offsets are integer microseconds; ``during`` runs from the onset to the end.
+    Offsets are integer microseconds; ``during`` runs from the onset to the end;
+    ``within_episode`` windows (``acute``) end at the episode end at the latest.
     """
     rows = [
-        (s.name, s.start_anchor, minutes_us(s.start_min), s.end_anchor, minutes_us(s.end_min))
+        (
+            s.name,
+            s.start_anchor,
+            minutes_us(s.start_min),
+            s.end_anchor,
+            minutes_us(s.end_min),
+            s.within_episode,
+        )
         for s in cfg.spans()
     ]
     return pl.DataFrame(
@@ -87,14 +106,10 @@ def window_definitions(cfg: WindowConfig) -> pl.DataFrame:
             "start_offset_us": pl.Int64,
             "end_anchor": pl.String,
             "end_offset_us": pl.Int64,
+            "within_episode": pl.Boolean,
         },
         orient="row",
     ).with_row_index("window_order")
-
-
-def onset_locked_names(cfg: WindowConfig) -> tuple[str, ...]:
-    """The windows with both bounds relative to the onset (``baseline``, ``pre``, ``acute``)."""
-    return tuple(s.name for s in cfg.spans() if s.start_anchor == s.end_anchor == "onset")
 
 
 def analysis_units(episodes: pl.DataFrame) -> pl.DataFrame:
@@ -142,13 +157,17 @@ def windows_from_anchors(anchors: pl.DataFrame, cfg: WindowConfig) -> pl.DataFra
         base = pl.when(pl.col(anchor) == "onset").then("onset_utc").otherwise("end_utc")
         return base + pl.duration(microseconds=pl.col(offset))
 
+    start = bound("start_anchor", "start_offset_us")
+    end = bound("end_anchor", "end_offset_us")
+    # Cut at the episode end, never before the window's own start (then it is empty).
+    inside = pl.min_horizontal(end, pl.max_horizontal("end_utc", start))
     return (
         anchors.join(defs, how="cross")
         .with_columns(
-            window_start_utc=bound("start_anchor", "start_offset_us"),
-            window_end_utc=bound("end_anchor", "end_offset_us"),
+            window_start_utc=start,
+            window_end_utc=pl.when("within_episode").then(inside).otherwise(end),
         )
-        .drop("start_anchor", "start_offset_us", "end_anchor", "end_offset_us")
+        .drop("start_anchor", "start_offset_us", "end_anchor", "end_offset_us", "within_episode")
     )
 
 
@@ -299,24 +318,70 @@ def _with_data(spans: pl.DataFrame, data_hours: pl.DataFrame) -> pl.DataFrame:
     return spans.join(covered.filter("ok").select(key), on=key, how="semi")
 
 
+def _usable_for_windows(
+    windows: pl.DataFrame,
+    units: pl.DataFrame,
+    cfg: WindowConfig,
+    data_hours: pl.DataFrame | None,
+) -> pl.DataFrame:
+    """``subject_id, episode_id, control_day_offset, window`` of every candidate day free
+    of episodes and, with ``data_hours``, holding data in every clock hour of the baseline
+    and of that compared window (a shift needs both)."""
+    key = ["subject_id", "episode_id", "control_day_offset"]
+    free = _free_of_episodes(_spans(windows), units, cfg.control_exclusion_h).select(key)
+    compared = pl.DataFrame({"window": list(cfg.names()[1:])})
+    if data_hours is None:
+        return free.join(compared, how="cross")
+    per_window = [
+        _with_data(_spans(windows, (cfg.names()[0], name)), data_hours)
+        .join(free, on=key, how="semi")
+        .select(key)
+        .with_columns(window=pl.lit(name))
+        for name in compared["window"]
+    ]
+    return pl.concat(per_window)
+
+
 def control_anchors(
     units: pl.DataFrame, cfg: WindowConfig, data_hours: pl.DataFrame | None = None
 ) -> pl.DataFrame:
-    """Up to ``cfg.n_controls`` control days per unit as anchor rows (role ``control``)."""
+    """Control days per unit as anchor rows (role ``control``): for every compared window,
+    its ``cfg.n_controls`` nearest usable days (:func:`_usable_for_windows`); a day chosen
+    for any window gets all of its windows (the shifts then keep, per window, the nearest
+    ``n_controls`` days with a usable shift)."""
     key = ["subject_id", "episode_id", "control_day_offset"]
     candidates = _control_candidates(units, cfg)
-    windows = windows_from_anchors(candidates, cfg)
-    usable = _free_of_episodes(_spans(windows), units, cfg.control_exclusion_h).select(key)
-    if data_hours is not None:
-        usable = _with_data(_spans(windows, onset_locked_names(cfg)), data_hours).join(
-            usable, on=key, how="semi"
-        )
+    usable = _usable_for_windows(windows_from_anchors(candidates, cfg), units, cfg, data_hours)
+    chosen = (
+        candidates.join(usable, on=key)
+        .sort("subject_id", "episode_id", "window", "preference")
+        .filter(pl.int_range(pl.len()).over("subject_id", "episode_id", "window") < cfg.n_controls)
+        .select(key)
+        .unique()
+    )
     return (
-        candidates.join(usable, on=key, how="semi")
+        candidates.join(chosen, on=key, how="semi")
         .sort("subject_id", "episode_id", "preference")
-        .filter(pl.int_range(pl.len()).over("subject_id", "episode_id") < cfg.n_controls)
         .with_columns(role=pl.lit("control"))
         .select(*SPEC_KEY, "onset_utc", "end_utc")
+    )
+
+
+def nearest_controls(rows: pl.DataFrame, key: list[str], value: str, k: int) -> pl.DataFrame:
+    """The control rows of ``rows`` with a non-null ``value``: per ``key``, the ``k``
+    nearest days (nearest first, the earlier day on ties - the order days are tried in).
+
+    Examples
+    --------
+    >>> rows = pl.DataFrame({"role": ["control"] * 4, "w": ["a"] * 4,
+    ...                      "control_day_offset": [2, -1, 1, -2], "v": [1.0, None, 3.0, 4.0]})
+    >>> nearest_controls(rows, ["w"], "v", 2)["control_day_offset"].to_list()
+    [1, -2]
+    """
+    return (
+        rows.filter((pl.col("role") == "control") & pl.col(value).is_not_null())
+        .sort(pl.col("control_day_offset").abs(), "control_day_offset")
+        .filter(pl.int_range(pl.len()).over(key) < k)
     )
 
 

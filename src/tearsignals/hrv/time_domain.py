@@ -13,6 +13,11 @@ Definitions (fixed here, because libraries disagree):
   and both lie in the window.
 - ``mean_hr_bpm`` = mean of the instantaneous rate ``60000 / NN``.
 - ``sdnn_ms`` uses N-1. ``rmssd_ms`` = sqrt(mean(d^2)).
+- ``rmssd_over_nn_pct`` = 100 * rmssd_ms / mean NN (the window's NN intervals),
+  the RR-normalised RMSSD (hrv-analysis' ``cvsd`` x 100, NeuroKit2's
+  ``HRV_CVSD``). RMSSD falls when the heart speeds up even at an unchanged
+  vagal modulation of each interval (Sacha 2014), so a heart-rate change alone
+  moves it; the ratio takes the rate out to first order and reads beside it.
 - ``pnn50_pct`` = 100 * (number of |d| > 50 ms) / (number of differences).
 - ``sdsd_ms`` = SD of the differences (N-1); ``sd1_ms = sqrt(0.5) * sdsd_ms``,
   ``sd2_ms = sqrt(2 sdnn^2 - 0.5 sdsd^2)`` (the hrv-analysis convention).
@@ -28,6 +33,8 @@ Examples
 14.361
 >>> round(float(m["sdnn_ms"][0]), 3)
 7.906
+>>> round(float(m["rmssd_over_nn_pct"][0]), 4)  # 100 x 14.361 / 800
+1.7952
 """
 
 from __future__ import annotations
@@ -37,7 +44,16 @@ import numpy.typing as npt
 
 from tearsignals.arrays import BoolArray, FloatArray, IntArray
 
-METRICS = ("mean_hr_bpm", "rmssd_ms", "ln_rmssd", "sdnn_ms", "pnn50_pct", "sd1_ms", "sd2_ms")
+METRICS = (
+    "mean_hr_bpm",
+    "rmssd_ms",
+    "ln_rmssd",
+    "rmssd_over_nn_pct",
+    "sdnn_ms",
+    "pnn50_pct",
+    "sd1_ms",
+    "sd2_ms",
+)
 
 
 def window_sums(values: FloatArray, lo: IntArray, hi: IntArray) -> FloatArray:
@@ -117,6 +133,7 @@ def time_domain(
 
     sdnn = np.sqrt(_centered_var(s_x, s_xx, n_nn))
     rmssd = np.sqrt(_safe_div(s_dd, n_d))
+    mean_nn = _safe_div(s_x, n_nn) + ref
     sdsd = np.sqrt(_centered_var(s_d, s_dd, n_d))
     with np.errstate(divide="ignore", invalid="ignore"):
         ln_rmssd = np.where(rmssd > 0, np.log(rmssd), np.nan)
@@ -128,10 +145,11 @@ def time_domain(
         "n_nn": n_nn,
         "n_pairs": n_d,
         "sum_rr_ms": window_sums(rr, lo, hi),
-        "mean_nn_ms": _safe_div(s_x, n_nn) + ref,
+        "mean_nn_ms": mean_nn,
         "mean_hr_bpm": _safe_div(s_hr, n_nn),
         "rmssd_ms": rmssd,
         "ln_rmssd": ln_rmssd,
+        "rmssd_over_nn_pct": 100.0 * _safe_div(rmssd, mean_nn),
         "sdnn_ms": sdnn,
         "pnn50_pct": 100.0 * _safe_div(n_50, n_d),
         "sdsd_ms": sdsd,

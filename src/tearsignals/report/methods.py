@@ -109,7 +109,20 @@ def spectrum_text(cfg: AnalysisConfig) -> str:
     return (
         f"LF ({f.lf_hz[0]:g}-{f.lf_hz[1]:g} Hz) and HF ({f.hf_hz[0]:g}-{f.hf_hz[1]:g} Hz) "
         f"power came from {recipe} in windows holding at least {f.min_clean_s:g} s of NN "
-        "intervals."
+        "intervals." + segments_text(cfg)
+    )
+
+
+def segments_text(cfg: AnalysisConfig) -> str:
+    """How windows of different lengths are compared (a sentence after the spectrum's)."""
+    seg = cfg.windows.segment_min
+    if seg <= 0:
+        return " Every window was read whole, whatever its length."
+    return (
+        f" SDNN, SD2 and the spectral powers of a window longer than {seg:g} min are the mean "
+        f"over its consecutive {seg:g}-min segments holding at least {cfg.frequency.min_clean_s:g}"
+        " s of NN intervals (Task Force 1996), so windows of every length are compared over "
+        "the same length; mean HR, RMSSD and pNN50 use the whole window."
     )
 
 
@@ -121,8 +134,10 @@ def estimand_text(cfg: AnalysisConfig) -> str:
         f"episode's baseline, minus the mean of the same shift on up to {w.n_controls} matched "
         "control days (the same local clock time on the nearest other days within "
         f"{w.control_search_days} days, with no logged episode within "
-        f"{w.control_exclusion_h:g} h and data in every clock hour its onset-locked windows "
-        "touch). The raw shift "
+        f"{w.control_exclusion_h:g} h), chosen per window: the nearest days with data in "
+        "that window and its baseline, so every window's adjusted shift rests on days "
+        "measured in that window (n_controls per window and metric). The acute window ends "
+        "at the episode end when the episode is shorter. The raw shift "
         "(without controls) is stored as a descriptive column only."
     )
 

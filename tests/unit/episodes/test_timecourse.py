@@ -280,3 +280,24 @@ def test_timecourse_config_needs_whole_bins_of_one_to_two_minutes() -> None:
         TimecourseConfig(bin_min=5.0)
     one_minute = StatsConfig(timecourse=TimecourseConfig(bin_min=1.0))
     assert timecourse.bin_offsets(one_minute.timecourse).height == 2 * 150
+
+
+def test_each_bin_takes_the_nearest_control_days_with_a_usable_change() -> None:
+    """Three control days, two per bin: where day -1's ln RMSSD change is null, that
+    change takes +1 and -2 while HR keeps -1 and +1."""
+    rows = pl.DataFrame(
+        {
+            "subject_id": ["s1"] * 4,
+            "episode_id": ["e1"] * 4,
+            "anchor": ["end"] * 4,
+            "bin_start_min": [0.0] * 4,
+            "role": ["episode", "control", "control", "control"],
+            "control_day_offset": [0, -1, 1, -2],
+            "hr_change_bpm": [5.0, 1.0, 3.0, 9.0],
+            "ln_rmssd_change": [0.5, None, 0.1, 0.3],
+        }
+    )
+    out = timecourse.control_adjusted(rows, 2).row(0, named=True)
+    assert (out["n_controls_hr"], out["adjusted_hr_change_bpm"]) == (2, pytest.approx(3.0))
+    assert out["n_controls_ln_rmssd"] == 2
+    assert out["adjusted_ln_rmssd_change"] == pytest.approx(0.5 - 0.2)

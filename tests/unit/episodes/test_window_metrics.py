@@ -17,7 +17,11 @@ from tearsignals.config import (
 )
 from tearsignals.contract import schema
 from tearsignals.episodes.shifts import SHIFT_EXCLUSIONS, episode_shifts
-from tearsignals.episodes.window_metrics import SHIFT_METRICS, episode_window_metrics
+from tearsignals.episodes.window_metrics import (
+    SEGMENT_METRICS,
+    SHIFT_METRICS,
+    episode_window_metrics,
+)
 from tearsignals.episodes.windows import OVERLAP_REASON, episode_windows_spec
 from tearsignals.hrv import time_domain
 
@@ -115,8 +119,72 @@ def test_rr_metrics_equal_time_domain_on_the_window_beats() -> None:
         assert row["reason"] is None
         assert row["n_beats"] == want["n_beats"]
         assert row["artifact_rate"] == 0.0
+        segments = segment_bounds(row["window_start_utc"], row["window_end_utc"])
+        assert row["n_segments"] == len(segments)
         for metric in time_domain.METRICS:
-            assert row[metric] == pytest.approx(want[metric], rel=1e-9), metric
+            if metric in SEGMENT_METRICS and len(segments) > 1:
+                parts = [direct_time_domain(subject_beats, a, b)[metric] for a, b in segments]
+                assert row[metric] == pytest.approx(np.mean(parts), rel=1e-9), metric
+            else:
+                assert row[metric] == pytest.approx(want[metric], rel=1e-9), metric
+
+
+def segment_bounds(start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+    """The window itself up to 5 min, else its whole 5-min segments from the start."""
+    step = timedelta(minutes=5)
+    if end - start <= step:
+        return [(start, end)]
+    return [(start + k * step, start + (k + 1) * step) for k in range((end - start) // step)]
+
+
+def test_a_faster_heart_alone_moves_rmssd_but_not_its_rr_normalised_form() -> None:
+    """After the episode every interval is 0.8 of the same recording's (rate +25 %, each
+    interval modulated alike): the RMSSD shift drops by ~20 % of the post value, the
+    shift of RMSSD / mean NN stays."""
+    rr = regular_rr(20000, 800.0, 6)
+    t_us = int(T0.timestamp() * 1e6) + np.round(np.cumsum(rr) * 1000).astype(np.int64)
+    scaled = np.where(t_us >= int(END.timestamp() * 1e6), 0.8 * rr, rr)
+    episode = episodes_frame(("s1", "e1", ONSET, END))
+
+    def post_shifts(series: np.ndarray) -> dict[str, float]:
+        out = metrics_for(beats_frame("s1", T0, series), episode)
+        shifts = episode_shifts(out, NAMES, "h").filter(pl.col("window") == "post_20_60")
+        return dict(zip(shifts["metric"], shifts["shift"], strict=True))
+
+    same, faster = post_shifts(rr), post_shifts(scaled)
+    assert faster["mean_hr_bpm"] - same["mean_hr_bpm"] > 15
+    assert faster["rmssd_ms"] - same["rmssd_ms"] < -2  # RMSSD here ~13 ms
+    assert faster["rmssd_over_nn_pct"] == pytest.approx(same["rmssd_over_nn_pct"], abs=0.05)
+
+
+def test_segment_counts_follow_the_window_lengths() -> None:
+    beats = beats_frame("s1", T0, regular_rr(20000, 800.0, 4))
+    out = metrics_for(beats, episodes_frame(("s1", "e1", ONSET, END)))
+    counts = dict(zip(out["window"], out["n_segments"], strict=True))
+    # 5, 5, 4, 10, 20, 40 and 30 minutes
+    assert counts == {
+        "baseline": 1, "pre": 1, "acute": 1, "during": 2,
+        "post_0_20": 4, "post_20_60": 8, "post_60_90": 6,
+    }  # fmt: skip
+
+
+def test_a_long_window_without_a_usable_segment_has_null_length_metrics() -> None:
+    """Beats only in the first 90 s of each 5-min segment of post_0_20: no segment holds
+    120 s of NN, so SDNN, SD2 and LF/HF are null; RMSSD stays (the window is poor)."""
+    rr = regular_rr(20000, 800.0, 5)
+    beats = beats_frame("s1", T0, rr)
+    seg_start = (pl.col("t_utc") - pl.lit(END)).dt.total_seconds() % 300
+    thin = beats.filter(
+        (pl.col("t_utc") < END)
+        | (pl.col("t_utc") >= END + timedelta(minutes=20))
+        | (seg_start < 90)
+    )
+    out = metrics_for(thin, episodes_frame(("s1", "e1", ONSET, END)))
+    post = out.filter(pl.col("window") == "post_0_20").row(0, named=True)
+    assert post["n_segments"] == 0
+    assert all(post[m] is None for m in ("sdnn_ms", "sd2_ms", "lf_ms2", "hf_ms2", "ln_hf"))
+    assert post["rmssd_ms"] is not None
+    assert post["quality"] == "poor"
 
 
 def test_rmssd_matches_an_independent_numpy_oracle() -> None:
@@ -507,6 +575,31 @@ def test_shift_arithmetic_with_controls() -> None:
     assert sdnn["excluded_reason"] == "metric undefined in window"
     assert sdnn["n_controls"] == 0
     assert sdnn["adjusted_shift"] is None
+
+
+def test_each_window_takes_the_nearest_controls_with_data_in_it() -> None:
+    """Three control days, two used per window: day -1 has no data in post_0_20, so
+    post_0_20 takes +1 and -2 while pre takes -1 and +1; n_controls counts them."""
+    rows = [
+        window_row("episode", 0, "baseline", hr=70.0, rmssd=40.0),
+        window_row("episode", 0, "pre", hr=75.0, rmssd=30.0),
+        window_row("episode", 0, "post_0_20", hr=72.0, rmssd=45.0),
+    ]
+    for day, pre_hr, post_hr in ((-1, 71.0, None), (1, 72.0, 74.0), (-2, 90.0, 76.0)):
+        rows += [
+            window_row("control", day, "baseline", hr=70.0, rmssd=40.0),
+            window_row("control", day, "pre", hr=pre_hr, rmssd=40.0),
+            window_row("control", day, "post_0_20", hr=post_hr, rmssd=40.0)
+            if post_hr is not None
+            else window_row("control", day, "post_0_20", hr=None, rmssd=None, quality="none"),
+        ]
+    out = episode_shifts(windows_frame(rows), NAMES, "h", max_controls=2)
+    pre, post = shift_row(out, "pre", "mean_hr_bpm"), shift_row(out, "post_0_20", "mean_hr_bpm")
+    assert (pre["n_controls"], pre["control_shift_mean"]) == (2, pytest.approx(1.5))  # -1, +1
+    assert (post["n_controls"], post["control_shift_mean"]) == (2, pytest.approx(5.0))  # +1, -2
+    assert post["adjusted_shift"] == pytest.approx(2.0 - 5.0)
+    every = episode_shifts(windows_frame(rows), NAMES, "h")
+    assert shift_row(every, "pre", "mean_hr_bpm")["n_controls"] == 3
 
 
 def test_shift_exclusions_name_the_cause() -> None:

@@ -265,27 +265,50 @@ def test_other_subjects_episodes_do_not_block_controls() -> None:
     assert control_offsets(spec, "e1") == [-1]
 
 
-def test_controls_need_data_in_the_onset_locked_hours() -> None:
+def test_controls_are_chosen_per_window_by_data_in_its_hours() -> None:
+    """Episode 12:00-12:10 UTC. A control day serves a window when the clock hours of its
+    baseline (11:50-11:55) and of that window hold data: day -1 has only 11:00 (pre),
+    day +1 11:00-12:00 (up to post_0_20, 12:10-12:30), day -2 11:00-13:00 (every
+    window; post_60_90 is 13:10-13:40). With one control per window each window gets
+    the nearest day that serves it; the old rule (data in the baseline..acute hours for
+    all windows) took day +1 for the post windows it has no data for."""
     eps = episodes_frame(("s1", "e1", utc(2024, 5, 10, 12, 0), utc(2024, 5, 10, 12, 10), "UTC"))
-    # Baseline..acute on a control day touch 11:00 and 12:00 UTC.
-    samples = pl.DataFrame(
-        {
-            "subject_id": ["s1"] * 5 + ["s2"] * 2,
-            "t_utc": [
-                utc(2024, 5, 9, 11, 55),  # day -1 has 11:00 only
-                utc(2024, 5, 11, 11, 30),  # day +1 has both hours
-                utc(2024, 5, 11, 12, 30),
-                utc(2024, 5, 12, 11, 59),  # day +2 has both hours
-                utc(2024, 5, 12, 12, 0),
-                utc(2024, 5, 8, 11, 30),  # day -2: another subject's data
-                utc(2024, 5, 8, 12, 30),
-            ],
-        }
-    ).with_columns(pl.col("t_utc").cast(pl.Datetime("us", "UTC")))
+    times = [
+        utc(2024, 5, 9, 11, 55),
+        *(utc(2024, 5, 11, h, 30) for h in (11, 12)),
+        *(utc(2024, 5, 8, h, 30) for h in (11, 12, 13)),
+        utc(2024, 5, 12, 11, 30),  # day +2: another subject's data
+        utc(2024, 5, 12, 12, 30),
+    ]
+    samples = pl.DataFrame({"subject_id": ["s1"] * 6 + ["s2"] * 2, "t_utc": times}).with_columns(
+        pl.col("t_utc").cast(pl.Datetime("us", "UTC"))
+    )
     hours = data_hours(samples)
     assert hours.columns == ["subject_id", "hour_utc"]
-    spec = episode_windows_spec(eps, WindowConfig(n_controls=3), data_hours=hours)
-    assert control_offsets(spec, "e1") == [1, 2]
+    spec = episode_windows_spec(eps, WindowConfig(n_controls=1), data_hours=hours)
+    assert control_offsets(spec, "e1") == [-1, 1, -2]
+    # Every chosen day carries all windows (the shifts pick per window).
+    per_day = spec.filter(pl.col("role") == "control").group_by("control_day_offset").len()
+    assert set(per_day["len"]) == {len(DEFAULT_WINDOWS)}
+    # Three controls per window: the days that serve each, nearest first.
+    spec3 = episode_windows_spec(eps, WindowConfig(n_controls=3), data_hours=hours)
+    assert control_offsets(spec3, "e1") == [-1, 1, -2]
+
+
+def test_acute_ends_at_the_end_of_a_short_episode() -> None:
+    eps = episodes_frame(
+        ("s1", "e1", utc(2024, 5, 10, 12, 0), utc(2024, 5, 10, 12, 2), "UTC"),
+        ("s1", "e2", utc(2024, 5, 12, 12, 0), utc(2024, 5, 12, 12, 0), "UTC"),
+        ("s1", "e3", utc(2024, 5, 14, 12, 0), utc(2024, 5, 14, 12, 30), "UTC"),
+    )
+    spec = episode_windows_spec(eps, WindowConfig(n_controls=1))
+    assert bounds(spec, "e1")["acute"] == (utc(2024, 5, 10, 12, 0), utc(2024, 5, 10, 12, 2))
+    assert bounds(spec, "e1", "control")["acute"] == (
+        utc(2024, 5, 9, 12, 0),
+        utc(2024, 5, 9, 12, 2),
+    )
+    assert bounds(spec, "e2")["acute"] == (utc(2024, 5, 12, 12, 0), utc(2024, 5, 12, 12, 0))
+    assert bounds(spec, "e3")["acute"] == (utc(2024, 5, 14, 12, 0), utc(2024, 5, 14, 12, 4))
 
 
 def test_empty_episodes_give_an_empty_spec() -> None:

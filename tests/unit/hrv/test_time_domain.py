@@ -53,6 +53,7 @@ def test_time_domain_matches_hand_computation() -> None:
     assert m["sdnn_ms"] == pytest.approx(math.sqrt(10480 / 4), rel=1e-12)
     assert m["rmssd_ms"] == pytest.approx(math.sqrt(21400 / 4), rel=1e-12)
     assert m["ln_rmssd"] == pytest.approx(math.log(math.sqrt(21400 / 4)), rel=1e-12)
+    assert m["rmssd_over_nn_pct"] == pytest.approx(100 * math.sqrt(21400 / 4) / 822, rel=1e-12)
     assert m["pnn50_pct"] == pytest.approx(75.0, rel=1e-12)
     assert m["sdsd_ms"] == pytest.approx(math.sqrt(21000 / 3), rel=1e-12)
     assert m["sd1_ms"] == pytest.approx(math.sqrt(21000 / 3 / 2), rel=1e-12)
@@ -81,6 +82,15 @@ def test_mean_hr_is_the_mean_of_instantaneous_rates() -> None:
     # 60000/500 = 120 bpm and 60000/1000 = 60 bpm average to 90, not 60000/750 = 80.
     m = _one_window([500, 1000])
     assert m["mean_hr_bpm"] == pytest.approx(90, rel=1e-12)
+
+
+def test_rr_normalised_rmssd_ignores_a_pure_change_of_rate() -> None:
+    """Every interval scaled by 0.8 (a heart 25 % faster, modulated alike): RMSSD
+    falls by 20 %, RMSSD over mean NN stays."""
+    slow = _one_window([800, 900, 820, 830, 760])
+    fast = _one_window([0.8 * x for x in (800, 900, 820, 830, 760)])
+    assert fast["rmssd_ms"] == pytest.approx(0.8 * slow["rmssd_ms"], rel=1e-12)
+    assert fast["rmssd_over_nn_pct"] == pytest.approx(slow["rmssd_over_nn_pct"], rel=1e-12)
 
 
 def test_sdnn_uses_n_minus_1() -> None:
