@@ -37,11 +37,11 @@ from tearsignals.lake import store
 from tearsignals.stats import cohort_timecourse, mixed_model, power, sensitivity, summaries
 
 GOLD_PER_SUBJECT = (
-    "clock_offsets",
     "episode_windows",
     "episode_shifts",
     "subject_summary",
     "episode_timecourse",
+    "clock_offsets",
 )
 
 
@@ -135,12 +135,12 @@ def analyze_subject(lake: Path, subject_id: str, cfg: AnalysisConfig) -> dict[st
     summary = summaries.subject_summary(shift_rows, cfg, params)
     course = timecourse.episode_timecourse(beats, heart_rate, window_rows, cfg, params)
     outputs = {
-        "clock_offsets": offsets,
         "episode_windows": window_rows,
         "episode_shifts": shift_rows,
         "subject_summary": summary,
     }
     outputs["episode_timecourse"] = course
+    outputs["clock_offsets"] = offsets
     for table, frame in outputs.items():
         store.replace_partition(lake, table, frame, subject_id)
     return {table: frame.height for table, frame in outputs.items()}
