@@ -208,16 +208,19 @@ def best_lag(
 ) -> LagFit:
     """The offset maximising the correlation of ``reference[i]`` with ``other[i - lag]``
     over the reference bins ``span`` (both series on one grid; ``minute_id`` per bin)."""
-    n, max_lag = reference.size, round(cfg.max_lag_min * 60.0 / cfg.bin_s)
+    max_lag = round(cfg.max_lag_min * 60.0 / cfg.bin_s)
     lags = np.arange(-max_lag, max_lag + 1)
     scores, minutes = np.full(lags.size, np.nan), np.zeros(lags.size, dtype=np.int64)
+    # Only the other series' filled bins can pair: a watch's minute HR fills 1 bin in 12.
+    near = slice(max(0, span.start - max_lag), min(other.size, span.stop + max_lag))
+    have = np.flatnonzero(np.isfinite(other[near])) + near.start
+    values = other[have]
     for j, lag in enumerate(lags):
-        lo, hi = max(span.start, lag, 0), min(span.stop, n + lag, n)
-        if hi - lo < 3:
-            continue
-        x, y = reference[lo:hi], other[lo - lag : hi - lag]
-        both = np.isfinite(x) & np.isfinite(y)
-        minutes[j] = _minutes_paired(minute_id[lo:hi], both)
+        at = have + lag
+        inside = (at >= span.start) & (at < span.stop)
+        x, y = reference[at[inside]], values[inside]
+        both = np.isfinite(x)
+        minutes[j] = _minutes_paired(minute_id[at[inside]], both)
         if minutes[j] >= cfg.min_overlap_min:
             scores[j] = _correlation(x, y, 3)[0]
     if not np.isfinite(scores).any():
