@@ -356,6 +356,38 @@ class SensitivityConfig(_Frozen):
         return self
 
 
+class ClockConfig(_Frozen):
+    """Clock offsets between a subject's sources (``tearsignals.beats.clock_offset``).
+
+    Two devices worn at once (a watch and a chest strap) rarely agree on the
+    time. Before source priority each source's heart rate is compared with the
+    reference source's (the best origin present) on a grid of ``bin_s`` seconds,
+    and the lag within ``max_lag_min`` that maximises their correlation is the
+    source's offset. It is applied only where the sources overlap for at least
+    ``min_overlap_min`` minutes, the correlation reaches ``min_correlation``, and
+    the offsets estimated on each UTC day of the overlap agree within
+    ``max_day_spread_s``. A ``heart_rate`` sample stands for the mean heart rate
+    of the ``hr_span_s`` seconds from its stamp on (minute HR stamped at the
+    minute's start); beat-derived HR is averaged over the same span.
+    """
+
+    enabled: bool = Field(True, description="estimate and apply clock offsets before priority")
+    bin_s: float = Field(5.0, gt=0.0, le=60.0, description="grid step of the HR series, seconds")
+    hr_span_s: float = Field(
+        60.0, gt=0.0, le=600.0, description="seconds a heart_rate sample stands for, from its stamp"
+    )
+    max_lag_min: float = Field(15.0, gt=0.0, le=180.0, description="largest offset searched")
+    min_overlap_min: float = Field(
+        30.0, gt=0.0, description="minutes both sources need in common for an estimate"
+    )
+    min_correlation: float = Field(
+        0.5, gt=0.0, le=1.0, description="weaker best correlations are not applied"
+    )
+    max_day_spread_s: float = Field(
+        30.0, ge=0.0, description="daily estimates further apart than this are inconsistent"
+    )
+
+
 class PowerConfig(_Frozen):
     """The power table (``tearsignals.stats.power``): subjects x episodes for a target power.
 
@@ -469,6 +501,7 @@ class AnalysisConfig(_Frozen):
     quality: QualityConfig = QualityConfig()
     frequency: FrequencyConfig = FrequencyConfig()
     stats: StatsConfig = StatsConfig()
+    clock: ClockConfig = ClockConfig()
     subjects: tuple[str, ...] | None = None
     since: date | None = None
     until: date | None = None
@@ -523,4 +556,4 @@ class AnalysisConfig(_Frozen):
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-HASHED_SECTIONS = ("windows", "cleaning", "quality", "frequency", "stats")
+HASHED_SECTIONS = ("windows", "cleaning", "quality", "frequency", "stats", "clock")

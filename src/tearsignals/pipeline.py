@@ -21,11 +21,13 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, time, timedelta
 from importlib.metadata import version
 from pathlib import Path
+from typing import NamedTuple
 
 import polars as pl
 from pydantic import ValidationError
 
 from tearsignals import plan
+from tearsignals.beats.clock_offset import clock_corrected, clock_offsets
 from tearsignals.beats.source_priority import beats_by_priority
 from tearsignals.config import AnalysisConfig, PowerConfig, validation_summary
 from tearsignals.episodes import shifts, timecourse, window_metrics, windows
@@ -34,7 +36,13 @@ from tearsignals.ingest import files
 from tearsignals.lake import store
 from tearsignals.stats import cohort_timecourse, mixed_model, power, sensitivity, summaries
 
-GOLD_PER_SUBJECT = ("episode_windows", "episode_shifts", "subject_summary", "episode_timecourse")
+GOLD_PER_SUBJECT = (
+    "episode_windows",
+    "episode_shifts",
+    "subject_summary",
+    "episode_timecourse",
+    "clock_offsets",
+)
 
 
 def select_subjects(lake: Path, wanted: Sequence[str] | None) -> list[str]:
@@ -93,12 +101,26 @@ def episode_spec(
     return spec
 
 
-def _subject_inputs(lake: Path, subject_id: str) -> tuple[pl.DataFrame, ...]:
-    """One subject's episodes, beats (after source priority) and heart rate."""
-    return (
+class SubjectInputs(NamedTuple):
+    """One subject's silver data as the analysis reads it."""
+
+    episodes: pl.DataFrame
+    beats: pl.DataFrame  # on the reference clock, after source priority
+    heart_rate: pl.DataFrame  # on the reference clock
+    clock_offsets: pl.DataFrame
+
+
+def subject_inputs(lake: Path, subject_id: str, cfg: AnalysisConfig) -> SubjectInputs:
+    """One subject's episodes, and beats and heart rate with every source's clock offset
+    applied (:mod:`tearsignals.beats.clock_offset`), beats then reduced by source priority."""
+    beats = store.scan_committed(lake, "beats", [subject_id]).collect()
+    heart_rate = store.scan_committed(lake, "heart_rate", [subject_id]).collect()
+    offsets = clock_offsets(beats, heart_rate, cfg.clock, cfg.params_hash())
+    return SubjectInputs(
         store.scan_committed(lake, "episodes", [subject_id]).collect(),
-        beats_by_priority(store.scan_committed(lake, "beats", [subject_id]).collect()),
-        store.scan_committed(lake, "heart_rate", [subject_id]).collect(),
+        beats_by_priority(clock_corrected(beats, offsets)),
+        clock_corrected(heart_rate, offsets),
+        offsets,
     )
 
 
@@ -106,7 +128,7 @@ def analyze_subject(lake: Path, subject_id: str, cfg: AnalysisConfig) -> dict[st
     """Recompute one subject's gold tables and replace their partitions as a unit."""
     params = cfg.params_hash()
     record_params(lake, cfg)
-    all_episodes, beats, heart_rate = _subject_inputs(lake, subject_id)
+    all_episodes, beats, heart_rate, offsets = subject_inputs(lake, subject_id, cfg)
     spec = episode_spec(all_episodes, windows.data_hours(beats, heart_rate), cfg)
     window_rows = window_metrics.episode_window_metrics(beats, heart_rate, spec, cfg, params)
     shift_rows = shifts.episode_shifts(
@@ -120,6 +142,7 @@ def analyze_subject(lake: Path, subject_id: str, cfg: AnalysisConfig) -> dict[st
         "subject_summary": summary,
     }
     outputs["episode_timecourse"] = course
+    outputs["clock_offsets"] = offsets
     for table, frame in outputs.items():
         store.replace_partition(lake, table, frame, subject_id)
     return {table: frame.height for table, frame in outputs.items()}
@@ -150,7 +173,8 @@ SENSITIVITY_MARGIN_MIN = 10.0  # beats kept around each window: far beyond any c
 def subject_variant_shifts(
     inputs: tuple[pl.DataFrame, ...], cfg: AnalysisConfig, variant: sensitivity.Variant
 ) -> pl.DataFrame:
-    """One subject's ``episode_shifts`` rows of the primary windows under ``variant``."""
+    """One subject's ``episode_shifts`` rows of the primary windows under ``variant``
+    (``inputs``: episodes, beats and heart rate as :func:`subject_inputs` gives them)."""
     all_episodes, beats, heart_rate = inputs
     chosen = sensitivity.variant_config(cfg, variant)
     names = sensitivity.primary_windows(chosen)
@@ -169,7 +193,8 @@ def sensitivity_runs(lake: Path, cfg: AnalysisConfig) -> pl.DataFrame:
     grid = sensitivity.variants(cfg)
     found: dict[sensitivity.Variant, list[pl.DataFrame]] = {v: [] for v in grid}
     for subject_id in select_subjects(lake, cfg.subjects):
-        inputs = _subject_inputs(lake, subject_id)
+        read = subject_inputs(lake, subject_id, cfg)
+        inputs = (read.episodes, read.beats, read.heart_rate)
         for v in grid:
             found[v].append(subject_variant_shifts(inputs, cfg, v))
     table = sensitivity.sensitivity_table(

@@ -1,8 +1,9 @@
 """The analysis plan: every parameter that changes numbers, as a TOML file.
 
 A plan is the hashed part of :class:`~tearsignals.config.AnalysisConfig` -
-``[windows]``, ``[cleaning]``, ``[quality]``, ``[frequency]`` and ``[stats]``
-(with ``[stats.primary]``, ``[[stats.families]]`` and ``[stats.timecourse]``) -
+``[windows]``, ``[cleaning]``, ``[quality]``, ``[frequency]``, ``[stats]``
+(with ``[stats.primary]``, ``[[stats.families]]`` and ``[stats.timecourse]``)
+and ``[clock]`` (clock offsets between a subject's sources) -
 written down before the data are looked at: the primary outcome, the
 secondary families, windows, cleaning and quality thresholds. Sections or
 keys left out keep their defaults; the subject and date selection is not part

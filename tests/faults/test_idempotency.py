@@ -45,12 +45,14 @@ def test_reanalysis_with_new_parameters_leaves_only_new_rows_for_the_subject(
     pipeline.analyze_subject(alone, "S01", p2)
     for table in pipeline.GOLD_PER_SUBJECT:
         s01 = store.read_table(lake, table, ["S01"])
-        assert set(s01["params_hash"]) == {p2.params_hash()}, table
+        assert set(s01["params_hash"]) <= {p2.params_hash()}, table
+        assert s01.height or table == "clock_offsets", table  # one source: no offsets
         assert s01.sort(s01.columns).equals(
             store.read_table(alone, table, ["S01"]).sort(s01.columns)
         )
         s02 = store.read_table(lake, table, ["S02"])
-        assert s02.height > 0 and set(s02["params_hash"]) == {p1.params_hash()}, table
+        assert set(s02["params_hash"]) <= {p1.params_hash()}, table
+        assert s02.height or table == "clock_offsets", table
 
 
 def test_gold_a_crashed_run_never_built_is_built_by_the_next_run(

@@ -32,6 +32,7 @@ TABLE_NAMES = (
     "vendor_resting_hr",
     "quarantine",
     "_ingest_log",
+    "clock_offsets",
     "episode_windows",
     "episode_shifts",
     "subject_summary",
