@@ -5,12 +5,14 @@ from __future__ import annotations
 import pytest
 
 from tearsignals.cli import commands
+from tearsignals.ingest import files
 
 
-def _row(path: str, status: str, detail: str | None = None, ok: int = 0) -> dict[str, object]:
-    counts = {"rows_in": ok, "rows_ok": ok, "rows_quarantined": 0, "rows_duplicate": 0,
-              "rows_skipped": 0}  # fmt: skip
-    return {"path": path, "status": status, "detail": detail, **counts}
+def _row(path: str, status: str, detail: str | None = None, ok: int = 0) -> files.FileReport:
+    subject_id = path.split("/", 1)[0]
+    return files.FileReport(
+        subject_id, "f" * 64, path, "csv_beats", ok, ok, 0, 0, 0, status, detail
+    )
 
 
 def test_failed_files_and_refused_entries_are_listed_and_exit_1(
