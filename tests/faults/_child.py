@@ -8,7 +8,7 @@ request run concurrently), waits for them and answers one JSON line
 
     {"lake": str, "inbox": str, "phase": "nightly" | "analyze", "config": AnalysisConfig,
      "env": {name: value}, "fsize": bytes | null, "hold_s": float, "events": path | null,
-     "errors": path | null}
+     "errors": path | null, "barrier": path prefix | null, "parties": int}
 
 Each child applies ``env`` (e.g. ``TEARSIGNALS_FAULT``) and the optional
 ``RLIMIT_FSIZE`` (with SIGXFSZ ignored, so writes fail with EFBIG like on a
@@ -43,8 +43,15 @@ from typing import Any
 def _observed_lock(
     real: Callable[..., AbstractContextManager[int]], job: dict[str, Any]
 ) -> Callable[..., AbstractContextManager[int]]:
-    """``lake_writer`` that holds the outermost lock ``hold_s`` and records its span."""
+    """``lake_writer`` that holds the outermost lock and records its span.
+
+    With ``barrier`` (a path prefix) and ``parties``, every child touches
+    ``<barrier>.<pid>`` before asking for the lock, and the holder keeps the lock
+    until all ``parties`` have asked (then ``hold_s`` more): the runs certainly
+    contend, however long Prefect takes to start each flow.
+    """
     depth = [0]
+    barrier = job.get("barrier")
 
     @contextmanager
     def lake_writer(lake: Path, purpose: str, **kwargs: Any) -> Iterator[int]:
@@ -56,11 +63,14 @@ def _observed_lock(
             if notify is not None:
                 notify(message)
 
+        if barrier and depth[0] == 0:
+            Path(f"{barrier}.{os.getpid()}").touch()
         with real(lake, purpose, on_wait=on_wait, **kwargs) as removed:
             depth[0] += 1
             outer = depth[0] == 1
             start = time.time()
             if outer:
+                _await_parties(barrier, int(job.get("parties") or 1))
                 time.sleep(job.get("hold_s") or 0.0)
             try:
                 yield removed
@@ -73,6 +83,18 @@ def _observed_lock(
                 fh.write(json.dumps(line) + "\n")
 
     return lake_writer
+
+
+def _await_parties(barrier: str | None, parties: int, patience_s: float = 600.0) -> None:
+    """Wait until ``parties`` children touched their ``<barrier>.<pid>`` file."""
+    if not barrier:
+        return
+    folder, prefix = Path(barrier).parent, Path(barrier).name + "."
+    deadline = time.monotonic() + patience_s
+    while sum(p.name.startswith(prefix) for p in folder.iterdir()) < parties:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"only some of {parties} runs asked for the lock")
+        time.sleep(0.05)
 
 
 def _run_job(job: dict[str, Any]) -> None:

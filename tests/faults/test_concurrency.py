@@ -1,7 +1,7 @@
 """Runs started at the same time are serialised by the lake's writer lock.
 
-Two forked children start together and each holds the lock a little while
-before working, so they certainly overlap in time; their lock intervals
+Two forked children start together; the first to get the lock holds it until
+the other has asked for it too (a file barrier), so they certainly contend; their lock intervals
 (recorded by each child) must not overlap, one of them must have waited, and
 the lake must equal the lake of one clean run.
 """
@@ -50,7 +50,11 @@ def test_simultaneous_runs_give_the_lake_of_one_run(
     fault_figures: list[dict[str, Any]],
 ) -> None:
     lake, events = tmp_path / "lake", tmp_path / "events.jsonl"
-    jobs = [tools.job(lake, fault_inbox, p, hold_s=0.5, events=str(events)) for p in phases]
+    barrier = str(tmp_path / "asked")
+    jobs = [
+        tools.job(lake, fault_inbox, p, hold_s=0.5, events=str(events), barrier=barrier, parties=2)
+        for p in phases
+    ]
     assert forker.run(*jobs) == [0, 0]
     _assert_serialised(_events(events))
     assert tools.digest(lake) == clean_run.digest
