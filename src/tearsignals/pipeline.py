@@ -136,13 +136,13 @@ def analyze_subject(lake: Path, subject_id: str, cfg: AnalysisConfig) -> dict[st
     )
     summary = summaries.subject_summary(shift_rows, cfg, params)
     course = timecourse.episode_timecourse(beats, heart_rate, window_rows, cfg, params)
-    outputs = {
+    outputs = {  # in GOLD_PER_SUBJECT order: clock_offsets is written last
         "episode_windows": window_rows,
         "episode_shifts": shift_rows,
         "subject_summary": summary,
+        "episode_timecourse": course,
+        "clock_offsets": offsets,
     }
-    outputs["episode_timecourse"] = course
-    outputs["clock_offsets"] = offsets
     for table, frame in outputs.items():
         store.replace_partition(lake, table, frame, subject_id)
     return {table: frame.height for table, frame in outputs.items()}
