@@ -4,6 +4,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
+# The suite runs on every core (pytest-xdist); tests/conftest.py groups the tests that must
+# share a process or keep apart. TEST_WORKERS=0 runs it in this one process.
+TEST_WORKERS ?= auto
+XDIST := -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 
 # Scripts outside the test run (bench/, the corpus report) import the shared test helpers
 # (tests/support) from the repository root; pytest finds them through pythonpath in pyproject.
@@ -35,10 +39,10 @@ demo: $(STAMP)
 	$(BIN)/tearsignals demo --lake data/demo/lake
 
 test: $(STAMP) browser
-	$(BIN)/python -m pytest -q -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -m "not slow" $(XDIST) $(PYTEST_ARGS)
 
 test-all: $(STAMP) browser
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q $(XDIST) $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src flows tests bench
